@@ -1,0 +1,107 @@
+"""The knowledge-base service: store items with their vectors, and match questions.
+
+Entry points (CLI, Lambda handlers, the admin API) call this; it talks to the ports only.
+
+Example:
+    >>> kb = KnowledgeBase(store, embeddings)  # doctest: +SKIP
+    >>> kb.put_items([parse_item({"qid": "Hi.1", "q": ["Hello"], "a": "Hi!"})])  # doctest: +SKIP
+    1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+
+import numpy as np
+
+from knowledge.embeddings.base import Embeddings
+from knowledge.items import Item
+from knowledge.matching import Matcher, MatchMode, SearchResult
+from knowledge.settings import Settings
+from knowledge.store import DimensionMismatchError, IndexInfo, Store, StoredItem
+
+#: Items embedded and written per batch during imports.
+BATCH_SIZE = 256
+
+
+def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """Consecutive lists of at most ``size`` items."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class KnowledgeBase:
+    """Items, their vectors, and matching, over one store and one embeddings model."""
+
+    def __init__(self, store: Store, embeddings: Embeddings):
+        self.store = store
+        self.embeddings = embeddings
+        self.matcher = Matcher(store, embeddings)
+
+    @property
+    def index(self) -> IndexInfo:
+        """What vectors written now are made with."""
+        return IndexInfo(self.embeddings.model_id, self.embeddings.dimension)
+
+    def check_index(self) -> None:
+        """Raise :class:`DimensionMismatchError` if the stored vectors come from another model."""
+        stored = self.store.index_info()
+        if stored is not None and stored != self.index:
+            raise DimensionMismatchError(stored, self.index)
+
+    def embed_items(self, items: Sequence[Item]) -> list[StoredItem]:
+        """Embed the questions and answers of ``items``, each distinct text once."""
+        questions = sorted({q for item in items for q in item.questions})
+        answers = sorted({item.answer for item in items})
+        q_vectors = self._embed_unique(questions, "q")
+        a_vectors = self._embed_unique(answers, "a")
+        empty = np.zeros((0, self.embeddings.dimension), dtype=np.float32)
+        return [
+            StoredItem(
+                item=item,
+                question_vectors=(np.stack([q_vectors[q] for q in item.questions])
+                                  if item.questions else empty),
+                answer_vector=a_vectors[item.answer],
+            )
+            for item in items
+        ]
+
+    def _embed_unique(self, texts: list[str], input_type) -> dict[str, np.ndarray]:
+        if not texts:
+            return {}
+        vectors = self.embeddings.embed(texts, input_type)
+        return dict(zip(texts, vectors, strict=True))
+
+    def put_items(self, items: Iterable[Item], *, replace_all: bool = False,
+                  on_stored: Callable[[int], None] | None = None) -> int:
+        """Embed and upsert ``items`` in one store transaction; return how many were written.
+
+        With ``replace_all`` the knowledge base holds exactly these items afterwards (and may
+        switch to a new embeddings model). ``on_stored`` is called with each batch's size, for
+        progress bars.
+        """
+        if not replace_all:
+            self.check_index()
+
+        def stored_items() -> Iterator[StoredItem]:
+            for batch in batched(items, BATCH_SIZE):
+                yield from self.embed_items(batch)
+                if on_stored:
+                    on_stored(len(batch))
+
+        return self.store.put(stored_items(), replace_all=replace_all, index=self.index)
+
+    def reindex(self, on_stored: Callable[[int], None] | None = None) -> int:
+        """Re-embed every item with the configured model (after switching models)."""
+        items = list(self.store.iter_items())
+        return self.put_items(items, replace_all=True, on_stored=on_stored)
+
+    def search(self, query: str, settings: Settings, *, topic: str = "",
+               client_filter: str | None = None, mode: MatchMode | None = None,
+               all_stages: bool = False) -> SearchResult:
+        """Match a question through the cascade (see :class:`knowledge.matching.Matcher`)."""
+        self.check_index()
+        return self.matcher.search(query, settings, topic=topic, client_filter=client_filter,
+                                   mode=mode, all_stages=all_stages)

@@ -1,0 +1,242 @@
+"""Hybrid matching: QnABot's cascade over a :class:`~knowledge.store.Store`.
+
+A question is matched in stages, as QnABot does: against item questions; if nothing passes and
+``ES_SCORE_ANSWER_FIELD`` is on, against answers; then, with ``ES_SCORE_TEXT_ITEM_PASSAGES``,
+against text passages. A stage yields a hit only when its best score reaches the stage's
+threshold, so an off-topic question gets no hit rather than a wrong answer.
+
+Each candidate's score fuses two kinds of evidence (see :func:`fuse`):
+
+* ``vector_score``: cosine similarity of the embeddings (paraphrases match);
+* ``keyword_score``: the share of the question's content words found in the matched text
+  (so "next stop" and "previous stop" are told apart), weighted by ``HYBRID_KEYWORD_WEIGHT``;
+
+plus ``TOPIC_BOOST`` for items of the session topic, so a follow-up such as "who made it?"
+picks the item of the current topic. The keyword score is computed here, not by the store, so
+the embedded and OpenSearch backends rank identically; the store's BM25 only finds candidates.
+
+With embeddings off or failing, matching runs on keywords alone, and a candidate passes when
+it covers enough of the question's words (QnABot's ``ES_MINIMUM_SHOULD_MATCH``).
+
+Example:
+    >>> matcher = Matcher(store, embeddings)  # doctest: +SKIP
+    >>> matcher.search("Where did Humpty Dumpty sit?", settings).best.item.qid  # doctest: +SKIP
+    '0.HumptyDumpty'
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from knowledge.embeddings.base import Embeddings, EmbeddingsError
+from knowledge.items import Item
+from knowledge.settings import Settings
+from knowledge.store import FieldMatch, SearchField, Store
+
+MatchMode = Literal["hybrid", "embeddings", "keywords"]
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Words that carry no topic: questions differ by content words, not by these.
+STOPWORDS = frozenset(
+    """a about an and any are as at be been but by can could did do does doing for from had has
+    have how i if in into is it its i'm me my of on or our please should so tell than that the
+    their them then there these they this those to us was we were what when where which who whom
+    why will with would you your yours can't don't isn't what's where's who's how's i'd""".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of ``text`` without stopwords, with a plural 's' trimmed."""
+    words = set()
+    for word in _WORD.findall(text.lower()):
+        if word in STOPWORDS:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        words.add(word)
+    return words
+
+
+def keyword_coverage(query_words: set[str], text: str) -> float:
+    """Share of ``query_words`` that occur in ``text`` (0.0 when the query has none)."""
+    if not query_words:
+        return 0.0
+    return len(query_words & content_words(text)) / len(query_words)
+
+
+def minimum_should_match(spec: str, n_terms: int) -> float:
+    """QnABot's ``ES_MINIMUM_SHOULD_MATCH`` (e.g. ``2<75%``) as a coverage threshold in [0,1].
+
+    ``N<P%`` means: up to N terms, all must match; above N, P percent must.
+    """
+    spec = (spec or "").strip()
+    match = re.fullmatch(r"(?:(\d+)\s*<\s*)?(-?\d+)%", spec)
+    if not match or n_terms == 0:
+        return 1.0
+    upto, percent = match.groups()
+    if upto is not None and n_terms <= int(upto):
+        return 1.0
+    percent = int(percent)
+    return max(0.0, min(1.0, (100 + percent if percent < 0 else percent) / 100))
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked candidate with the evidence behind its score."""
+
+    item: Item
+    stage: SearchField
+    score: float
+    vector_score: float
+    keyword_score: float
+    topic_boost: float
+    matched_text: str
+    threshold: float
+
+    @property
+    def passed(self) -> bool:
+        """True when the score reaches the stage's threshold."""
+        return self.score >= self.threshold
+
+    def to_json(self) -> dict:
+        """The hit as plain JSON (for ``qnabot search --json`` and the designer's TEST tab)."""
+        return {
+            "qid": self.item.qid,
+            "type": self.item.kind,
+            "stage": self.stage.value,
+            "score": round(self.score, 4),
+            "vector_score": round(self.vector_score, 4),
+            "keyword_score": round(self.keyword_score, 4),
+            "topic_boost": round(self.topic_boost, 4),
+            "threshold": self.threshold,
+            "passed": self.passed,
+            "matched": self.matched_text,
+            "topic": self.item.topic,
+        }
+
+
+@dataclass
+class SearchResult:
+    """What :meth:`Matcher.search` found: ranked candidates per stage, and the answer, if any."""
+
+    query: str
+    mode: MatchMode
+    candidates: list[Hit] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    degraded: str = ""  # why matching fell back to keywords, if it did
+
+    @property
+    def best(self) -> Hit | None:
+        """The first stage's best passing candidate, in cascade order."""
+        return next((hit for hit in self.candidates if hit.passed), None)
+
+    def to_json(self) -> dict:
+        best = self.best
+        return {
+            "query": self.query,
+            "mode": self.mode,
+            "best": best.to_json() if best else None,
+            "candidates": [hit.to_json() for hit in self.candidates],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "degraded": self.degraded,
+        }
+
+
+_STAGE_THRESHOLD = {
+    SearchField.QUESTIONS: "EMBEDDINGS_SCORE_THRESHOLD",
+    SearchField.ANSWERS: "EMBEDDINGS_SCORE_ANSWER_THRESHOLD",
+    SearchField.PASSAGES: "EMBEDDINGS_TEXT_PASSAGE_SCORE_THRESHOLD",
+}
+
+
+def fuse(match: FieldMatch, keyword_score: float, *, mode: MatchMode, keyword_weight: float,
+         topic_boost: float) -> float:
+    """The score a candidate is ranked and thresholded by."""
+    if mode == "keywords":
+        return keyword_score + topic_boost
+    if mode == "embeddings":
+        return match.vector_score + topic_boost
+    return match.vector_score + keyword_weight * keyword_score + topic_boost
+
+
+class Matcher:
+    """Runs the matching cascade for one store and one embeddings model."""
+
+    def __init__(self, store: Store, embeddings: Embeddings | None):
+        self.store = store
+        self.embeddings = embeddings
+
+    def search(self, query: str, settings: Settings, *, topic: str = "",
+               client_filter: str | None = None, mode: MatchMode | None = None,
+               all_stages: bool = False) -> SearchResult:
+        """Match ``query`` through the cascade.
+
+        ``topic`` is the session topic; ``mode`` overrides the configured one (for evaluation);
+        ``all_stages`` keeps searching after a stage passes (for the designer's TEST tab).
+        """
+        mode = mode or ("hybrid" if settings.get("EMBEDDINGS_ENABLE") else "keywords")
+        result = SearchResult(query=query, mode=mode)
+        vector = None
+        if mode != "keywords":
+            started = time.perf_counter()
+            try:
+                if self.embeddings is None:
+                    raise EmbeddingsError("no embeddings model is configured")
+                vector = self.embeddings.embed([query], "q")[0]
+            except EmbeddingsError as exc:
+                result.mode = mode = "keywords"
+                result.degraded = f"embeddings failed, matched on keywords: {exc}"
+            result.timings_ms["embed"] = (time.perf_counter() - started) * 1000
+
+        for stage in self._stages(settings):
+            started = time.perf_counter()
+            hits = self._stage(stage, query, vector, settings, mode, topic, client_filter)
+            result.timings_ms[stage.value] = (time.perf_counter() - started) * 1000
+            result.candidates.extend(hits)
+            if hits and hits[0].passed and not all_stages:
+                break
+        return result
+
+    @staticmethod
+    def _stages(settings: Settings) -> list[SearchField]:
+        stages = [SearchField.QUESTIONS]
+        if settings.get("ES_SCORE_ANSWER_FIELD"):
+            stages.append(SearchField.ANSWERS)
+        if settings.get("ES_SCORE_TEXT_ITEM_PASSAGES"):
+            stages.append(SearchField.PASSAGES)
+        return stages
+
+    def _stage(self, stage: SearchField, query: str, vector, settings: Settings,
+               mode: MatchMode, topic: str, client_filter: str | None) -> list[Hit]:
+        matches = self.store.search(
+            stage,
+            vector=vector,
+            text=query if mode != "embeddings" else None,
+            k=settings.get("MATCH_CANDIDATES"),
+            client_filter=client_filter,
+        )
+        if not matches:
+            return []
+        items = self.store.get_many([m.qid for m in matches])
+        words = content_words(query)
+        if mode == "keywords":
+            threshold = minimum_should_match(settings.get("ES_MINIMUM_SHOULD_MATCH"), len(words))
+        else:
+            threshold = settings.get(_STAGE_THRESHOLD[stage])
+        weight = settings.get("HYBRID_KEYWORD_WEIGHT")
+        boost_value = settings.get("TOPIC_BOOST") if topic else 0.0
+        hits = []
+        for match in matches:
+            item = items.get(match.qid)
+            if item is None:  # deleted between search and fetch
+                continue
+            coverage = keyword_coverage(words, match.matched_text)
+            boost = boost_value if topic and item.topic == topic else 0.0
+            score = fuse(match, coverage, mode=mode, keyword_weight=weight, topic_boost=boost)
+            hits.append(Hit(item, stage, score, match.vector_score, coverage, boost,
+                            match.matched_text, threshold))
+        hits.sort(key=lambda h: (-h.score, h.item.qid))
+        return hits
