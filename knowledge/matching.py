@@ -48,16 +48,20 @@ STOPWORDS = frozenset(
 )
 
 
+def singular(word: str) -> str:
+    """A plural English noun's singular, by suffix ("ferries" -> "ferry", "buses" -> "bus")."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "uses", "xes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
 def content_words(text: str) -> set[str]:
-    """Lower-cased words of ``text`` without stopwords, with a plural 's' trimmed."""
-    words = set()
-    for word in _WORD.findall(text.lower()):
-        if word in STOPWORDS:
-            continue
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        words.add(word)
-    return words
+    """Lower-cased words of ``text`` without stopwords, in singular form."""
+    return {singular(word) for word in _WORD.findall(text.lower()) if word not in STOPWORDS}
 
 
 def keyword_coverage(query_words: set[str], text: str) -> float:

@@ -90,6 +90,14 @@ class DimensionMismatchError(RuntimeError):
         )
 
 
+class StoreError(RuntimeError):
+    """The store cannot be used (unreadable or corrupt file, locked too long, unreachable).
+
+    The message names the store and says what to do; every adapter raises it instead of its
+    driver's own exceptions.
+    """
+
+
 class Store(Protocol):
     """Port for item storage and search. Every write is one transaction."""
 

