@@ -110,5 +110,6 @@ def open_knowledge_base(home: Path | None = None) -> KnowledgeBase:
     from knowledge.embeddings.cache import CachedEmbeddings, SqliteEmbeddingCache
 
     home = home or qnabot_home()
-    embeddings = CachedEmbeddings(open_embeddings(), SqliteEmbeddingCache(home / "embeddings.sqlite"))
+    cache = SqliteEmbeddingCache(home / "embeddings.sqlite")
+    embeddings = CachedEmbeddings(open_embeddings(), cache)
     return KnowledgeBase(open_store(home), embeddings)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from knowledge.embeddings.base import Embeddings, EmbeddingsError
@@ -156,14 +156,72 @@ _STAGE_THRESHOLD = {
 }
 
 
-def fuse(match: FieldMatch, keyword_score: float, *, mode: MatchMode, keyword_weight: float,
-         topic_boost: float) -> float:
+@dataclass(frozen=True)
+class MatchParams:
+    """Everything that turns store evidence into a decision (read from settings once a turn)."""
+
+    mode: MatchMode = "hybrid"
+    thresholds: tuple[tuple[SearchField, float], ...] = ()
+    keyword_weight: float = 0.15
+    topic_boost: float = 0.05
+    minimum_should_match: str = "2<75%"
+    stages: tuple[SearchField, ...] = (SearchField.QUESTIONS, SearchField.PASSAGES)
+    candidates: int = 20
+
+    @classmethod
+    def from_settings(cls, settings: Settings, mode: MatchMode | None = None) -> MatchParams:
+        stages = [SearchField.QUESTIONS]
+        if settings.get("ES_SCORE_ANSWER_FIELD"):
+            stages.append(SearchField.ANSWERS)
+        if settings.get("ES_SCORE_TEXT_ITEM_PASSAGES"):
+            stages.append(SearchField.PASSAGES)
+        return cls(
+            mode=mode or ("hybrid" if settings.get("EMBEDDINGS_ENABLE") else "keywords"),
+            thresholds=tuple((f, settings.get(name)) for f, name in _STAGE_THRESHOLD.items()),
+            keyword_weight=settings.get("HYBRID_KEYWORD_WEIGHT"),
+            topic_boost=settings.get("TOPIC_BOOST"),
+            minimum_should_match=settings.get("ES_MINIMUM_SHOULD_MATCH"),
+            stages=tuple(stages),
+            candidates=settings.get("MATCH_CANDIDATES"),
+        )
+
+    def threshold(self, stage: SearchField, query_words: set[str]) -> float:
+        """The score a candidate of ``stage`` needs; in keyword mode, the word coverage."""
+        if self.mode == "keywords":
+            return minimum_should_match(self.minimum_should_match, len(query_words))
+        return dict(self.thresholds)[stage]
+
+
+def fuse(vector_score: float, keyword_score: float, topic_boost: float,
+         params: MatchParams) -> float:
     """The score a candidate is ranked and thresholded by."""
-    if mode == "keywords":
+    if params.mode == "keywords":
         return keyword_score + topic_boost
-    if mode == "embeddings":
-        return match.vector_score + topic_boost
-    return match.vector_score + keyword_weight * keyword_score + topic_boost
+    if params.mode == "embeddings":
+        return vector_score + topic_boost
+    return vector_score + params.keyword_weight * keyword_score + topic_boost
+
+
+def score_stage(stage: SearchField, query: str, matches: list[FieldMatch],
+                items: dict[str, Item], params: MatchParams, topic: str = "") -> list[Hit]:
+    """Rank one stage's candidates: fuse their evidence, add the topic boost, sort.
+
+    Pure, so evaluation can replay stored candidates under other parameters.
+    """
+    words = content_words(query)
+    threshold = params.threshold(stage, words)
+    hits = []
+    for match in matches:
+        item = items.get(match.qid)
+        if item is None:  # deleted between search and fetch
+            continue
+        coverage = keyword_coverage(words, match.matched_text)
+        boost = params.topic_boost if topic and item.topic == topic else 0.0
+        score = fuse(match.vector_score, coverage, boost, params)
+        hits.append(Hit(item, stage, score, match.vector_score, coverage, boost,
+                        match.matched_text, threshold))
+    hits.sort(key=lambda h: (-h.score, h.item.qid))
+    return hits
 
 
 class Matcher:
@@ -181,66 +239,39 @@ class Matcher:
         ``topic`` is the session topic; ``mode`` overrides the configured one (for evaluation);
         ``all_stages`` keeps searching after a stage passes (for the designer's TEST tab).
         """
-        mode = mode or ("hybrid" if settings.get("EMBEDDINGS_ENABLE") else "keywords")
-        result = SearchResult(query=query, mode=mode)
+        params = MatchParams.from_settings(settings, mode)
+        result = SearchResult(query=query, mode=params.mode)
         vector = None
-        if mode != "keywords":
+        if params.mode != "keywords":
             started = time.perf_counter()
             try:
                 if self.embeddings is None:
                     raise EmbeddingsError("no embeddings model is configured")
                 vector = self.embeddings.embed([query], "q")[0]
             except EmbeddingsError as exc:
-                result.mode = mode = "keywords"
+                params = replace(params, mode="keywords")
+                result.mode = "keywords"
                 result.degraded = f"embeddings failed, matched on keywords: {exc}"
             result.timings_ms["embed"] = (time.perf_counter() - started) * 1000
 
-        for stage in self._stages(settings):
+        for stage in params.stages:
             started = time.perf_counter()
-            hits = self._stage(stage, query, vector, settings, mode, topic, client_filter)
+            matches = self.retrieve(stage, query, vector, params, client_filter)
+            items = self.store.get_many([m.qid for m in matches]) if matches else {}
+            hits = score_stage(stage, query, matches, items, params, topic)
             result.timings_ms[stage.value] = (time.perf_counter() - started) * 1000
             result.candidates.extend(hits)
             if hits and hits[0].passed and not all_stages:
                 break
         return result
 
-    @staticmethod
-    def _stages(settings: Settings) -> list[SearchField]:
-        stages = [SearchField.QUESTIONS]
-        if settings.get("ES_SCORE_ANSWER_FIELD"):
-            stages.append(SearchField.ANSWERS)
-        if settings.get("ES_SCORE_TEXT_ITEM_PASSAGES"):
-            stages.append(SearchField.PASSAGES)
-        return stages
-
-    def _stage(self, stage: SearchField, query: str, vector, settings: Settings,
-               mode: MatchMode, topic: str, client_filter: str | None) -> list[Hit]:
-        matches = self.store.search(
+    def retrieve(self, stage: SearchField, query: str, vector, params: MatchParams,
+                 client_filter: str | None = None) -> list[FieldMatch]:
+        """The store's candidates for one stage (both kinds of evidence, not yet scored)."""
+        return self.store.search(
             stage,
             vector=vector,
-            text=query if mode != "embeddings" else None,
-            k=settings.get("MATCH_CANDIDATES"),
+            text=query if params.mode != "embeddings" else None,
+            k=params.candidates,
             client_filter=client_filter,
         )
-        if not matches:
-            return []
-        items = self.store.get_many([m.qid for m in matches])
-        words = content_words(query)
-        if mode == "keywords":
-            threshold = minimum_should_match(settings.get("ES_MINIMUM_SHOULD_MATCH"), len(words))
-        else:
-            threshold = settings.get(_STAGE_THRESHOLD[stage])
-        weight = settings.get("HYBRID_KEYWORD_WEIGHT")
-        boost_value = settings.get("TOPIC_BOOST") if topic else 0.0
-        hits = []
-        for match in matches:
-            item = items.get(match.qid)
-            if item is None:  # deleted between search and fetch
-                continue
-            coverage = keyword_coverage(words, match.matched_text)
-            boost = boost_value if topic and item.topic == topic else 0.0
-            score = fuse(match, coverage, mode=mode, keyword_weight=weight, topic_boost=boost)
-            hits.append(Hit(item, stage, score, match.vector_score, coverage, boost,
-                            match.matched_text, threshold))
-        hits.sort(key=lambda h: (-h.score, h.item.qid))
-        return hits

@@ -235,7 +235,8 @@ def _parse(setting: Setting, text: str) -> Any:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise SettingError(f"expected a JSON object: {exc.msg} at character {exc.pos}") from None
+            raise SettingError(
+                f"expected a JSON object: {exc.msg} at character {exc.pos}") from None
         if not isinstance(value, dict):
             raise SettingError("expected a JSON object")
         return value

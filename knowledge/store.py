@@ -1,7 +1,8 @@
 """The ``Store`` port: where items and their vectors live, and the search primitives.
 
-Two adapters implement it: the embedded default (:mod:`knowledge.stores.sqlite_store`, SQLite
-FTS5 + numpy under ``QNABOT_HOME``) and Amazon OpenSearch (:mod:`knowledge.stores.opensearch_store`).
+Two adapters implement it: the embedded default (:mod:`knowledge.stores.sqlite_store`,
+SQLite FTS5 + numpy under ``QNABOT_HOME``) and Amazon OpenSearch
+(:mod:`knowledge.stores.opensearch_store`).
 The matching logic (hybrid fusion, thresholds, topic, the cascade) lives above the port in
 :mod:`knowledge.matching`, so both backends answer the same way. The contract every adapter
 must meet is the test suite in ``tests/knowledge/store_contract.py``.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from knowledge.items import Item
 
 
-class SearchField(str, Enum):
+class SearchField(StrEnum):
     """What a search stage matches the question against."""
 
     QUESTIONS = "questions"  # each question of each QnA item
@@ -83,10 +84,10 @@ class DimensionMismatchError(RuntimeError):
     def __init__(self, stored: IndexInfo, current: IndexInfo):
         self.stored, self.current = stored, current
         super().__init__(
-            f"The knowledge base was indexed with {stored.model_id} ({stored.dimension} dimensions) "
-            f"but the configured embeddings model is {current.model_id} ({current.dimension} "
-            f"dimensions). Run `qnabot reindex` to re-embed every item with the configured model, "
-            f"or switch the embeddings setting back."
+            f"The knowledge base was indexed with {stored.model_id} "
+            f"({stored.dimension} dimensions) but the configured embeddings model is "
+            f"{current.model_id} ({current.dimension} dimensions). Run `qnabot reindex` to "
+            "re-embed every item with the configured model, or switch the embeddings setting back."
         )
 
 

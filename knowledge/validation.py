@@ -87,7 +87,8 @@ def _explain(error: ValidationError) -> FieldProblem:
         return FieldProblem(field, f'must not contain whitespace (got "{_shorten(value)}")')
     if check == "maxLength":
         return FieldProblem(
-            field, f"is {len(value)} characters long; the limit is {expected} (\"{_shorten(value)}\")"
+            field,
+            f'is {len(value)} characters long; the limit is {expected} ("{_shorten(value)}")',
         )
     if check == "minItems":
         return FieldProblem(field, f"needs at least {expected} entry")
@@ -111,5 +112,6 @@ def validate_item_json(raw: Any) -> list[FieldProblem]:
     item_type = raw.get("type", "qna")
     if item_type not in ITEM_TYPES:
         return [FieldProblem("type", f'must be "qna" or "text" (got {_shorten(item_type)})')]
-    errors = sorted(_validator(item_type).iter_errors(raw), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(_validator(item_type).iter_errors(raw),
+                    key=lambda e: [str(p) for p in e.absolute_path])
     return [_explain(e) for e in errors]

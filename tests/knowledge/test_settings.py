@@ -2,7 +2,7 @@
 
 import pytest
 
-from knowledge.settings import REGISTRY, Settings, SettingError, lookup, validate_updates
+from knowledge.settings import REGISTRY, SettingError, Settings, lookup, validate_updates
 from knowledge.settings_file import FileSettingsRepo
 
 

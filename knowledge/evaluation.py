@@ -1,0 +1,273 @@
+"""Measuring answer quality on a labeled file of conversations.
+
+The labeled format (JSON Lines, one conversation a line; see ``data/README.md``)::
+
+    {"id": "c0001", "category": "paraphrase",
+     "turns": [{"q": "how much is a monthly pass", "expect": {"qid": "Fares.MonthlyPass"}}]}
+
+``expect`` is ``{"qid": ...}`` (a QnA item), ``{"source": "text", "qid": ...}`` (a passage),
+``{"source": "kendra"}``, or ``{"no_answer": true}``.
+
+Matching is evaluated by *recording* each turn's store evidence once (:func:`record`) and
+*replaying* the cascade under any :class:`~knowledge.matching.MatchParams` (:func:`replay`),
+so a sweep over thresholds and weights costs no further searches. Follow-up turns carry the
+session topic of the previous answer, as the fulfillment handler does.
+
+Example:
+    >>> conversations = load_conversations(Path("data/eval/dev.jsonl"))  # doctest: +SKIP
+    >>> recorded = record(kb, conversations, settings)  # doctest: +SKIP
+    >>> summarize(replay(recorded, MatchParams.from_settings(settings)))["accuracy"]  # doctest: +SKIP
+    0.87
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from knowledge.items import Item
+from knowledge.knowledge_base import KnowledgeBase
+from knowledge.matching import MatchMode, MatchParams, score_stage
+from knowledge.settings import Settings
+from knowledge.store import FieldMatch, SearchField
+
+SOURCES = ("qna", "text", "kendra", "knowledge_base")
+
+
+class EvalFileError(ValueError):
+    """The labeled file cannot be used; the message names the line and the problem."""
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a turn should get: an item (``qid``) from a ``source``, or no answer."""
+
+    qid: str | None = None
+    source: str | None = "qna"
+
+    @property
+    def no_answer(self) -> bool:
+        return self.source is None
+
+    def matches(self, qid: str | None, source: str | None) -> bool:
+        """True when an answer with this qid and source is what was expected."""
+        if self.no_answer:
+            return qid is None and source in (None, "no_hits")
+        if self.qid is not None:
+            return qid == self.qid
+        return source == self.source
+
+
+@dataclass(frozen=True)
+class EvalTurn:
+    question: str
+    expected: Expected
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    category: str
+    turns: tuple[EvalTurn, ...]
+
+
+def _parse_expected(raw: object, where: str) -> Expected:
+    if not isinstance(raw, dict):
+        raise EvalFileError(f"{where}: expect must be an object")
+    if raw.get("no_answer") is True:
+        return Expected(qid=None, source=None)
+    source = raw.get("source", "qna")
+    if source not in SOURCES:
+        raise EvalFileError(f"{where}: source must be one of {', '.join(SOURCES)}")
+    qid = raw.get("qid")
+    if qid is None and source in ("qna", "text"):
+        raise EvalFileError(f'{where}: expect needs a "qid" for source {source}')
+    return Expected(qid=qid, source=source)
+
+
+def load_conversations(path: Path) -> list[Conversation]:
+    """Read a labeled JSON Lines file; raises :class:`EvalFileError` naming the bad line."""
+    conversations = []
+    try:
+        lines = path.read_text("utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalFileError(f"cannot read {path}: {exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalFileError(f"{where}: not JSON ({exc.msg})") from None
+        turns = raw.get("turns") if isinstance(raw, dict) else None
+        if not isinstance(turns, list) or not turns:
+            raise EvalFileError(f'{where}: needs a non-empty "turns" list')
+        parsed = []
+        for index, turn in enumerate(turns, start=1):
+            if not isinstance(turn, dict) or not str(turn.get("q", "")).strip():
+                raise EvalFileError(f'{where}: turn {index} needs a question "q"')
+            parsed.append(EvalTurn(turn["q"], _parse_expected(turn.get("expect"),
+                                                              f"{where} turn {index}")))
+        conversations.append(Conversation(str(raw.get("id", f"line-{number}")),
+                                          str(raw.get("category", "")), tuple(parsed)))
+    return conversations
+
+
+@dataclass
+class RecordedTurn:
+    """One turn's question with the store's evidence for every stage."""
+
+    conversation: Conversation
+    turn: EvalTurn
+    matches: dict[SearchField, list[FieldMatch]]
+
+
+@dataclass
+class Recording:
+    """Evidence for every turn, and the items it mentions."""
+
+    mode: MatchMode
+    conversations: list[list[RecordedTurn]]
+    items: dict[str, Item]
+
+
+ALL_STAGES = (SearchField.QUESTIONS, SearchField.ANSWERS, SearchField.PASSAGES)
+
+
+def record(kb: KnowledgeBase, conversations: Sequence[Conversation], settings: Settings,
+           mode: MatchMode = "hybrid") -> Recording:
+    """Search every turn once, in every stage, and keep the evidence for replays."""
+    params = MatchParams.from_settings(settings, mode)
+    questions = [turn.question for conv in conversations for turn in conv.turns]
+    vectors = (kb.embeddings.embed(questions, "q") if mode != "keywords"
+               else [None] * len(questions))
+    recorded, qids, position = [], set(), 0
+    for conversation in conversations:
+        turns = []
+        for turn in conversation.turns:
+            vector = vectors[position]
+            position += 1
+            matches = {stage: kb.matcher.retrieve(stage, turn.question, vector, params)
+                       for stage in ALL_STAGES}
+            qids.update(m.qid for stage_matches in matches.values() for m in stage_matches)
+            turns.append(RecordedTurn(conversation, turn, matches))
+        recorded.append(turns)
+    return Recording(mode, recorded, kb.store.get_many(sorted(qids)))
+
+
+@dataclass
+class TurnOutcome:
+    """What one turn got, next to what it should have got."""
+
+    conversation_id: str
+    category: str
+    question: str
+    expected: Expected
+    qid: str | None
+    source: str | None  # "qna", "text", ..., or "no_hits"
+    score: float | None
+    ranked_qids: list[str] = field(default_factory=list)
+    latency_ms: float | None = None
+    llm_calls: int = 0
+
+    @property
+    def correct(self) -> bool:
+        return self.expected.matches(self.qid, self.source)
+
+    @property
+    def answered(self) -> bool:
+        return self.qid is not None or self.source not in (None, "no_hits")
+
+    @property
+    def reciprocal_rank(self) -> float:
+        if self.expected.qid is None or self.expected.qid not in self.ranked_qids:
+            return 0.0
+        return 1.0 / (self.ranked_qids.index(self.expected.qid) + 1)
+
+
+_STAGE_SOURCE = {SearchField.QUESTIONS: "qna", SearchField.ANSWERS: "qna",
+                 SearchField.PASSAGES: "text"}
+
+
+def replay(recording: Recording, params: MatchParams) -> list[TurnOutcome]:
+    """Run the cascade over recorded evidence under ``params``, carrying topics between turns."""
+    params = replace(params, mode=recording.mode) if recording.mode == "keywords" else params
+    outcomes = []
+    for turns in recording.conversations:
+        topic = ""
+        for recorded in turns:
+            ranked, best = [], None
+            for stage in params.stages:
+                hits = score_stage(stage, recorded.turn.question, recorded.matches[stage],
+                                   recording.items, params, topic)
+                ranked.extend(hits)
+                if best is None and hits and hits[0].passed:
+                    best = hits[0]
+            topic = best.item.topic if best else ""
+            outcomes.append(TurnOutcome(
+                conversation_id=recorded.conversation.id,
+                category=recorded.conversation.category,
+                question=recorded.turn.question,
+                expected=recorded.turn.expected,
+                qid=best.item.qid if best else None,
+                source=_STAGE_SOURCE[best.stage] if best else "no_hits",
+                score=best.score if best else None,
+                ranked_qids=list(dict.fromkeys(h.item.qid for h in ranked)),
+            ))
+    return outcomes
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def summarize(outcomes: Iterable[TurnOutcome], *, by_category: bool = True) -> dict:
+    """The quality figures of a set of turns.
+
+    * ``accuracy``: top-1 accuracy on answerable turns (the right item, or the right source);
+    * ``mrr``: mean reciprocal rank of the expected qid among the candidates;
+    * ``wrong_rate``: share of all turns answered with something other than expected;
+    * ``no_hit_precision`` / ``no_hit_recall``: of the turns given no answer, how many should
+      have had none; of the turns that should have had none, how many got none;
+    * ``overall``: share of all turns handled right (answered right, or rightly not answered).
+    """
+    outcomes = list(outcomes)
+    answerable = [o for o in outcomes if not o.expected.no_answer]
+    unanswerable = [o for o in outcomes if o.expected.no_answer]
+    not_answered = [o for o in outcomes if not o.answered]
+    true_no_hits = sum(1 for o in not_answered if o.expected.no_answer)
+    summary = {
+        "turns": len(outcomes),
+        "answerable": len(answerable),
+        "accuracy": _ratio(sum(o.correct for o in answerable), len(answerable)),
+        "mrr": round(statistics.fmean(o.reciprocal_rank for o in answerable), 4)
+        if answerable else None,
+        "wrong_rate": _ratio(sum(1 for o in outcomes if o.answered and not o.correct),
+                             len(outcomes)),
+        "no_hit_precision": _ratio(true_no_hits, len(not_answered)),
+        "no_hit_recall": _ratio(true_no_hits, len(unanswerable)),
+        "overall": _ratio(sum(o.correct for o in outcomes), len(outcomes)),
+    }
+    latencies = sorted(o.latency_ms for o in outcomes if o.latency_ms is not None)
+    if latencies:
+        summary["latency_ms"] = {
+            "median": round(statistics.median(latencies), 2),
+            "p95": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 2),
+        }
+        summary["llm_calls_per_turn"] = round(
+            statistics.fmean(o.llm_calls for o in outcomes), 3)
+    if by_category:
+        groups: dict[str, list[TurnOutcome]] = defaultdict(list)
+        for outcome in outcomes:
+            groups[outcome.category or "-"].append(outcome)
+        summary["by_category"] = {
+            name: {"turns": len(group), "overall": _ratio(sum(o.correct for o in group),
+                                                          len(group))}
+            for name, group in sorted(groups.items())
+        }
+    return summary

@@ -1,0 +1,112 @@
+"""Evaluation: labeled conversations, recorded evidence, replayed decisions, metrics."""
+
+import json
+
+import pytest
+
+from knowledge.embeddings.hashing import HashingEmbeddings
+from knowledge.evaluation import (
+    EvalFileError,
+    Expected,
+    TurnOutcome,
+    load_conversations,
+    record,
+    replay,
+    summarize,
+)
+from knowledge.items import parse_item
+from knowledge.knowledge_base import KnowledgeBase
+from knowledge.matching import MatchParams
+from knowledge.settings import Settings
+from knowledge.stores.sqlite_store import SqliteStore
+
+ITEMS = [
+    {"qid": "Ferry.Hours", "q": ["What are the ferry hours?", "What are the hours?"], "a": "6 to 22.",
+     "t": "ferry"},
+    {"qid": "Card.Hours", "q": ["When is the card office open?", "What are the hours?"], "a": "9 to 5.",
+     "t": "card"},
+    {"qid": "Bikes.Bus", "q": ["Can I bring my bike on the bus?"], "a": "Yes, on the rack."},
+    {"qid": "Policy.Pets", "type": "text", "passage": "Small pets ride free in closed carriers."},
+]
+
+
+def write_jsonl(path, conversations):
+    path.write_text("\n".join(json.dumps(c) for c in conversations) + "\n")
+    return path
+
+
+@pytest.fixture
+def kb(tmp_path):
+    kb = KnowledgeBase(SqliteStore(tmp_path / "k.sqlite"), HashingEmbeddings(dimension=256))
+    kb.put_items([parse_item(raw) for raw in ITEMS])
+    return kb
+
+
+SETTINGS = Settings.defaults().with_overrides(EMBEDDINGS_SCORE_THRESHOLD=0.5,
+                                              EMBEDDINGS_TEXT_PASSAGE_SCORE_THRESHOLD=0.3)
+
+
+def test_loading_reports_the_bad_line(tmp_path):
+    path = tmp_path / "eval.jsonl"
+    path.write_text('{"id": "a", "turns": [{"q": "hi", "expect": {"qid": "X"}}]}\n{"id": "b"}\n')
+    with pytest.raises(EvalFileError, match=r"eval.jsonl:2: needs a non-empty \"turns\" list"):
+        load_conversations(path)
+    path.write_text('{"id": "a", "turns": [{"q": "hi", "expect": {"source": "web"}}]}\n')
+    with pytest.raises(EvalFileError, match="source must be one of"):
+        load_conversations(path)
+
+
+def test_follow_ups_are_answered_through_the_topic_of_the_previous_answer(kb, tmp_path):
+    path = write_jsonl(tmp_path / "eval.jsonl", [
+        {"id": "f1", "category": "follow_up", "turns": [
+            {"q": "What are the ferry hours?", "expect": {"qid": "Ferry.Hours"}},
+            {"q": "What are the hours?", "expect": {"qid": "Ferry.Hours"}}]},
+        {"id": "f2", "category": "follow_up", "turns": [
+            {"q": "When is the card office open?", "expect": {"qid": "Card.Hours"}},
+            {"q": "What are the hours?", "expect": {"qid": "Card.Hours"}}]},
+    ])
+    outcomes = replay(record(kb, load_conversations(path), SETTINGS), MatchParams.from_settings(SETTINGS))
+    assert [o.qid for o in outcomes] == ["Ferry.Hours", "Ferry.Hours", "Card.Hours", "Card.Hours"]
+    no_topic = MatchParams.from_settings(SETTINGS.with_overrides(TOPIC_BOOST=0))
+    recording = record(kb, load_conversations(path), SETTINGS)
+    assert sum(o.correct for o in replay(recording, no_topic)) == 3  # one follow-up now misses
+
+
+def test_thresholds_replay_without_searching_again(kb, tmp_path):
+    path = write_jsonl(tmp_path / "eval.jsonl", [
+        {"id": "o1", "category": "off_topic", "turns": [{"q": "capital of Peru", "expect": {"no_answer": True}}]},
+        {"id": "p1", "category": "passage", "turns": [
+            {"q": "Can small pets ride in carriers?", "expect": {"source": "text", "qid": "Policy.Pets"}}]},
+    ])
+    recording = record(kb, load_conversations(path), SETTINGS)
+    strict = replay(recording, MatchParams.from_settings(SETTINGS.with_overrides(
+        EMBEDDINGS_SCORE_THRESHOLD=1.5, EMBEDDINGS_TEXT_PASSAGE_SCORE_THRESHOLD=1.5)))
+    assert [o.source for o in strict] == ["no_hits", "no_hits"]
+    default = replay(recording, MatchParams.from_settings(SETTINGS))
+    assert default[0].qid is None and default[1].qid == "Policy.Pets" and default[1].source == "text"
+
+
+def outcome(expected, qid, source="qna", ranked=()):
+    return TurnOutcome("c", "cat", "q", expected, qid, source, 1.0, list(ranked))
+
+
+def test_metrics_count_right_wrong_and_no_hits():
+    outcomes = [
+        outcome(Expected("A"), "A", ranked=["A", "B"]),          # right
+        outcome(Expected("A"), "B", ranked=["B", "A"]),          # wrong, expected at rank 2
+        outcome(Expected("A"), None, "no_hits", ranked=[]),      # missed
+        outcome(Expected(None, None), None, "no_hits"),          # rightly no answer
+        outcome(Expected(None, None), "C", ranked=["C"]),        # answered an off-topic question
+    ]
+    summary = summarize(outcomes)
+    assert summary["accuracy"] == pytest.approx(1 / 3, abs=1e-4)
+    assert summary["mrr"] == pytest.approx((1 + 0.5 + 0) / 3, abs=1e-4)
+    assert summary["wrong_rate"] == pytest.approx(2 / 5)
+    assert summary["no_hit_precision"] == pytest.approx(1 / 2)
+    assert summary["no_hit_recall"] == pytest.approx(1 / 2)
+    assert summary["overall"] == pytest.approx(2 / 5)
+
+
+def test_an_expected_source_without_qid_accepts_any_item_of_that_source():
+    assert Expected(None, "kendra").matches(None, "kendra")
+    assert not Expected(None, "kendra").matches("A", "qna")
