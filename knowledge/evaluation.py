@@ -16,7 +16,8 @@ session topic of the previous answer, as the fulfillment handler does.
 Example:
     >>> conversations = load_conversations(Path("data/eval/dev.jsonl"))  # doctest: +SKIP
     >>> recorded = record(kb, conversations, settings)  # doctest: +SKIP
-    >>> summarize(replay(recorded, MatchParams.from_settings(settings)))["accuracy"]  # doctest: +SKIP
+    >>> params = MatchParams.from_settings(settings)  # doctest: +SKIP
+    >>> summarize(replay(recorded, params))["accuracy"]  # doctest: +SKIP
     0.87
 """
 
@@ -29,9 +30,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from knowledge.followups import needs_context
 from knowledge.items import Item
 from knowledge.knowledge_base import KnowledgeBase
-from knowledge.matching import MatchMode, MatchParams, score_stage
+from knowledge.matching import Hit, MatchMode, MatchParams, score_stage
 from knowledge.settings import Settings
 from knowledge.store import FieldMatch, SearchField
 
@@ -120,11 +122,17 @@ def load_conversations(path: Path) -> list[Conversation]:
 
 @dataclass
 class RecordedTurn:
-    """One turn's question with the store's evidence for every stage."""
+    """One turn's question with the store's evidence for every stage.
+
+    ``contextual`` holds the evidence for "previous question + this question", recorded when
+    the question reads as a follow-up, for the matcher's contextual retry.
+    """
 
     conversation: Conversation
     turn: EvalTurn
     matches: dict[SearchField, list[FieldMatch]]
+    contextual_query: str = ""
+    contextual: dict[SearchField, list[FieldMatch]] | None = None
 
 
 @dataclass
@@ -143,19 +151,33 @@ def record(kb: KnowledgeBase, conversations: Sequence[Conversation], settings: S
            mode: MatchMode = "hybrid") -> Recording:
     """Search every turn once, in every stage, and keep the evidence for replays."""
     params = MatchParams.from_settings(settings, mode)
-    questions = [turn.question for conv in conversations for turn in conv.turns]
-    vectors = (kb.embeddings.embed(questions, "q") if mode != "keywords"
-               else [None] * len(questions))
+    queries: list[tuple[str, str]] = []  # (question, contextual query or "")
+    for conversation in conversations:
+        previous = ""
+        for turn in conversation.turns:
+            contextual = f"{previous} {turn.question}" if (
+                previous and needs_context(turn.question)) else ""
+            queries.append((turn.question, contextual))
+            previous = turn.question
+    texts = sorted({text for pair in queries for text in pair if text})
+    vectors = (dict(zip(texts, kb.embeddings.embed(texts, "q"), strict=True))
+               if mode != "keywords" else {})
+
+    def evidence(text: str) -> dict[SearchField, list[FieldMatch]]:
+        return {stage: kb.matcher.retrieve(stage, text, vectors.get(text), params)
+                for stage in ALL_STAGES}
+
     recorded, qids, position = [], set(), 0
     for conversation in conversations:
         turns = []
         for turn in conversation.turns:
-            vector = vectors[position]
+            _, contextual_query = queries[position]
             position += 1
-            matches = {stage: kb.matcher.retrieve(stage, turn.question, vector, params)
-                       for stage in ALL_STAGES}
-            qids.update(m.qid for stage_matches in matches.values() for m in stage_matches)
-            turns.append(RecordedTurn(conversation, turn, matches))
+            entry = RecordedTurn(conversation, turn, evidence(turn.question), contextual_query,
+                                 evidence(contextual_query) if contextual_query else None)
+            for found in (entry.matches, entry.contextual or {}):
+                qids.update(m.qid for stage_matches in found.values() for m in stage_matches)
+            turns.append(entry)
         recorded.append(turns)
     return Recording(mode, recorded, kb.store.get_many(sorted(qids)))
 
@@ -194,6 +216,18 @@ _STAGE_SOURCE = {SearchField.QUESTIONS: "qna", SearchField.ANSWERS: "qna",
                  SearchField.PASSAGES: "text"}
 
 
+def _decide(query: str, matches: dict[SearchField, list[FieldMatch]], items: dict[str, Item],
+            params: MatchParams, topic: str) -> tuple[list[Hit], Hit | None]:
+    """The cascade over recorded evidence: all ranked hits, and the answer if any."""
+    ranked, best = [], None
+    for stage in params.stages:
+        hits = score_stage(stage, query, matches[stage], items, params, topic)
+        ranked.extend(hits)
+        if best is None and hits and hits[0].passed:
+            best = hits[0]
+    return ranked, best
+
+
 def replay(recording: Recording, params: MatchParams) -> list[TurnOutcome]:
     """Run the cascade over recorded evidence under ``params``, carrying topics between turns."""
     params = replace(params, mode=recording.mode) if recording.mode == "keywords" else params
@@ -201,13 +235,13 @@ def replay(recording: Recording, params: MatchParams) -> list[TurnOutcome]:
     for turns in recording.conversations:
         topic = ""
         for recorded in turns:
-            ranked, best = [], None
-            for stage in params.stages:
-                hits = score_stage(stage, recorded.turn.question, recorded.matches[stage],
-                                   recording.items, params, topic)
-                ranked.extend(hits)
-                if best is None and hits and hits[0].passed:
-                    best = hits[0]
+            ranked, best = _decide(recorded.turn.question, recorded.matches, recording.items,
+                                   params, topic)
+            if best is None and recorded.contextual is not None:
+                contextual_ranked, best = _decide(recorded.contextual_query, recorded.contextual,
+                                                  recording.items, params, topic)
+                if best is not None:
+                    ranked = contextual_ranked
             topic = best.item.topic if best else ""
             outcomes.append(TurnOutcome(
                 conversation_id=recorded.conversation.id,

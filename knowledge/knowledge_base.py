@@ -98,10 +98,11 @@ class KnowledgeBase:
         items = list(self.store.iter_items())
         return self.put_items(items, replace_all=True, on_stored=on_stored)
 
-    def search(self, query: str, settings: Settings, *, topic: str = "",
+    def search(self, query: str, settings: Settings, *, topic: str = "", context: str = "",
                client_filter: str | None = None, mode: MatchMode | None = None,
                all_stages: bool = False) -> SearchResult:
         """Match a question through the cascade (see :class:`knowledge.matching.Matcher`)."""
         self.check_index()
-        return self.matcher.search(query, settings, topic=topic, client_filter=client_filter,
-                                   mode=mode, all_stages=all_stages)
+        return self.matcher.search(query, settings, topic=topic, context=context,
+                                   client_filter=client_filter, mode=mode,
+                                   all_stages=all_stages)

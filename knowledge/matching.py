@@ -29,9 +29,11 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 from knowledge.embeddings.base import Embeddings, EmbeddingsError
+from knowledge.followups import needs_context
 from knowledge.items import Item
 from knowledge.settings import Settings
 from knowledge.store import FieldMatch, SearchField, Store
@@ -59,12 +61,13 @@ def singular(word: str) -> str:
     return word
 
 
-def content_words(text: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def content_words(text: str) -> frozenset[str]:
     """Lower-cased words of ``text`` without stopwords, in singular form."""
-    return {singular(word) for word in _WORD.findall(text.lower()) if word not in STOPWORDS}
+    return frozenset(singular(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS)
 
 
-def keyword_coverage(query_words: set[str], text: str) -> float:
+def keyword_coverage(query_words: frozenset[str], text: str) -> float:
     """Share of ``query_words`` that occur in ``text`` (0.0 when the query has none)."""
     if not query_words:
         return 0.0
@@ -131,6 +134,7 @@ class SearchResult:
     candidates: list[Hit] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     degraded: str = ""  # why matching fell back to keywords, if it did
+    context_used: bool = False  # matched as a follow-up, with the previous question
 
     @property
     def best(self) -> Hit | None:
@@ -146,6 +150,7 @@ class SearchResult:
             "candidates": [hit.to_json() for hit in self.candidates],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "degraded": self.degraded,
+            "context_used": self.context_used,
         }
 
 
@@ -185,7 +190,7 @@ class MatchParams:
             candidates=settings.get("MATCH_CANDIDATES"),
         )
 
-    def threshold(self, stage: SearchField, query_words: set[str]) -> float:
+    def threshold(self, stage: SearchField, query_words: frozenset[str]) -> float:
         """The score a candidate of ``stage`` needs; in keyword mode, the word coverage."""
         if self.mode == "keywords":
             return minimum_should_match(self.minimum_should_match, len(query_words))
@@ -231,16 +236,37 @@ class Matcher:
         self.store = store
         self.embeddings = embeddings
 
-    def search(self, query: str, settings: Settings, *, topic: str = "",
+    def search(self, query: str, settings: Settings, *, topic: str = "", context: str = "",
                client_filter: str | None = None, mode: MatchMode | None = None,
                all_stages: bool = False) -> SearchResult:
         """Match ``query`` through the cascade.
 
-        ``topic`` is the session topic; ``mode`` overrides the configured one (for evaluation);
+        ``topic`` is the session topic. ``context`` is the previous question of the
+        conversation: when nothing passes and ``query`` reads as a follow-up
+        (:func:`knowledge.followups.needs_context`), the cascade runs once more on
+        "context query". ``mode`` overrides the configured one (for evaluation);
         ``all_stages`` keeps searching after a stage passes (for the designer's TEST tab).
         """
         params = MatchParams.from_settings(settings, mode)
         result = SearchResult(query=query, mode=params.mode)
+        params = self._cascade(result, query, params, topic, client_filter, all_stages)
+        if result.best is None and context and needs_context(query):
+            contextual = SearchResult(query=f"{context} {query}", mode=params.mode)
+            self._cascade(contextual, contextual.query, params, topic, client_filter,
+                          all_stages)
+            if contextual.best is not None:
+                contextual.timings_ms = {
+                    k: result.timings_ms.get(k, 0) + contextual.timings_ms.get(k, 0)
+                    for k in {*result.timings_ms, *contextual.timings_ms}}
+                contextual.degraded = result.degraded
+                contextual.context_used = True
+                return contextual
+        return result
+
+    def _cascade(self, result: SearchResult, query: str, params: MatchParams, topic: str,
+                 client_filter: str | None, all_stages: bool) -> MatchParams:
+        """Fill ``result`` stage by stage; returns the params actually used (mode may drop
+        to keywords when embeddings fail)."""
         vector = None
         if params.mode != "keywords":
             started = time.perf_counter()
@@ -263,7 +289,7 @@ class Matcher:
             result.candidates.extend(hits)
             if hits and hits[0].passed and not all_stages:
                 break
-        return result
+        return params
 
     def retrieve(self, stage: SearchField, query: str, vector, params: MatchParams,
                  client_filter: str | None = None) -> list[FieldMatch]:

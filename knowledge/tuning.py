@@ -1,0 +1,125 @@
+"""Threshold tuning: sweep matching parameters over recorded evidence and pick the best.
+
+Each point of the sweep replays a :class:`~knowledge.evaluation.Recording` under one set of
+parameters, so the whole sweep runs without a single extra search or embedding call and works
+the same for any embeddings model.
+
+Example:
+    >>> points = sweep(recording, MatchParams.from_settings(settings))  # doctest: +SKIP
+    >>> recommend(points, max_wrong_rate=0.05).settings()  # doctest: +SKIP
+    {'EMBEDDINGS_SCORE_THRESHOLD': '0.62', ...}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from itertools import product
+
+import numpy as np
+
+from knowledge.evaluation import Recording, replay, summarize
+from knowledge.matching import MatchParams
+from knowledge.store import SearchField
+
+
+def _grid(low: float, high: float, step: float) -> tuple[float, ...]:
+    return tuple(round(x, 3) for x in np.arange(low, high + step / 2, step))
+
+
+#: Default grids, wide enough for cosine-like scores of any embeddings model.
+QUESTION_THRESHOLDS = _grid(0.30, 0.95, 0.025)
+PASSAGE_THRESHOLDS = _grid(0.25, 0.80, 0.05)
+KEYWORD_WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
+TOPIC_BOOSTS = (0.0, 0.05, 0.1, 0.15)
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One parameter set and the quality it gave."""
+
+    params: MatchParams
+    summary: dict
+
+    @property
+    def question_threshold(self) -> float:
+        return dict(self.params.thresholds)[SearchField.QUESTIONS]
+
+    @property
+    def passage_threshold(self) -> float:
+        return dict(self.params.thresholds)[SearchField.PASSAGES]
+
+    def settings(self) -> dict[str, str]:
+        """The settings that select this point (what ``qnabot tune --apply`` stores)."""
+        thresholds = dict(self.params.thresholds)
+        return {
+            "EMBEDDINGS_SCORE_THRESHOLD": f"{thresholds[SearchField.QUESTIONS]:g}",
+            "EMBEDDINGS_SCORE_ANSWER_THRESHOLD": f"{thresholds[SearchField.ANSWERS]:g}",
+            "EMBEDDINGS_TEXT_PASSAGE_SCORE_THRESHOLD": f"{thresholds[SearchField.PASSAGES]:g}",
+            "HYBRID_KEYWORD_WEIGHT": f"{self.params.keyword_weight:g}",
+            "TOPIC_BOOST": f"{self.params.topic_boost:g}",
+        }
+
+    def to_json(self) -> dict:
+        return {"settings": self.settings(), **{k: v for k, v in self.summary.items()
+                                                 if k != "by_category"}}
+
+
+def _with(params: MatchParams, question: float, passage: float, weight: float,
+          boost: float) -> MatchParams:
+    thresholds = dict(params.thresholds)
+    thresholds[SearchField.QUESTIONS] = question
+    thresholds[SearchField.ANSWERS] = question
+    thresholds[SearchField.PASSAGES] = passage
+    return replace(params, thresholds=tuple(thresholds.items()), keyword_weight=weight,
+                   topic_boost=boost)
+
+
+def sweep(recording: Recording, base: MatchParams, *,
+          question_thresholds: Sequence[float] = QUESTION_THRESHOLDS,
+          passage_thresholds: Sequence[float] = PASSAGE_THRESHOLDS,
+          keyword_weights: Sequence[float] = KEYWORD_WEIGHTS,
+          topic_boosts: Sequence[float] = TOPIC_BOOSTS) -> list[SweepPoint]:
+    """Replay the recording at every combination of the given values."""
+    if recording.mode != "hybrid":
+        keyword_weights = (0.0,)
+    return [
+        SweepPoint(params, summarize(replay(recording, params), by_category=False))
+        for params in (
+            _with(base, q, p, w, b)
+            for w, b, q, p in product(keyword_weights, topic_boosts, question_thresholds,
+                                      passage_thresholds)
+        )
+    ]
+
+
+def recommend(points: Sequence[SweepPoint], *, max_wrong_rate: float) -> SweepPoint:
+    """The point handling most turns right whose wrong-answer rate stays within the target.
+
+    Ties go to the higher question threshold (fewer risky answers on unseen questions), then
+    to the smaller keyword weight and topic boost (simpler). With no point under the target,
+    the one with the fewest wrong answers.
+    """
+    allowed = [p for p in points if (p.summary["wrong_rate"] or 0) <= max_wrong_rate]
+    if not allowed:
+        return min(points, key=lambda p: (p.summary["wrong_rate"], -(p.summary["overall"] or 0)))
+    return max(allowed, key=lambda p: (p.summary["overall"] or 0, p.question_threshold,
+                                       -p.params.keyword_weight, -p.params.topic_boost))
+
+
+def frontier(points: Sequence[SweepPoint]) -> list[SweepPoint]:
+    """For each wrong-answer rate, the point with the most right answers (for the plot/table)."""
+    def overall(point: SweepPoint) -> float:
+        return point.summary["overall"] or 0.0
+
+    best: dict[float, SweepPoint] = {}
+    for point in points:
+        rate = point.summary["wrong_rate"] or 0.0
+        if rate not in best or overall(point) > overall(best[rate]):
+            best[rate] = point
+    result, top = [], -1.0
+    for rate in sorted(best):
+        if overall(best[rate]) > top:
+            result.append(best[rate])
+            top = overall(best[rate])
+    return result
