@@ -44,6 +44,15 @@ bench: install
 soak: install
 	$(PY) -m bench.soak
 
+# Lambda artifacts under build/, with their sizes.
+package: install
+	$(PY) -m infra.package --measure
+
+# Deploy to AWS with the AWS CLI (see infra/README.md).
+deploy: package
+	@test -n "$(STACK)" && test -n "$(REGION)" || { echo "usage: make deploy STACK=name REGION=region [PARAMS='AdminEmail=you@example.com ...']" >&2; exit 2; }
+	infra/deploy.sh $(STACK) $(REGION) $(PARAMS)
+
 # Re-resolve requirements.in into exact pins (run after changing requirements.in).
 lock:
 	@rm -rf /tmp/qnabot-lock && $(PYTHON) -m venv /tmp/qnabot-lock

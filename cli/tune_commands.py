@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--plot", type=Path, help="write the trade-off as a PNG chart")
     parser.add_argument("--apply", action="store_true", help="store the recommended settings")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
-    parser.set_defaults(run=run_tune)
+    parser.set_defaults(func=run_tune)
 
 
 def _row(label: str, point: SweepPoint) -> str:

@@ -33,7 +33,18 @@ from pathlib import Path
 from knowledge.followups import needs_context
 from knowledge.items import Item
 from knowledge.knowledge_base import KnowledgeBase
-from knowledge.matching import Hit, MatchMode, MatchParams, score_stage
+from knowledge.matching import (
+    Hit,
+    MatchMode,
+    MatchParams,
+    answer_evidence,
+    content_words,
+    fuse,
+    item_text,
+    keyword_coverage,
+    normalized,
+    score_stage,
+)
 from knowledge.settings import Settings
 from knowledge.store import FieldMatch, SearchField
 
@@ -121,6 +132,19 @@ def load_conversations(path: Path) -> list[Conversation]:
 
 
 @dataclass
+class Evidence:
+    """What the store returned for one query: candidates per stage, and the answers closest
+    to the query vector (the question stage's answer evidence; None without a vector)."""
+
+    stages: dict[SearchField, list[FieldMatch]]
+    answers: list[FieldMatch] | None
+
+    def qids(self) -> set[str]:
+        found = {m.qid for matches in self.stages.values() for m in matches}
+        return found | {m.qid for m in self.answers or ()}
+
+
+@dataclass
 class RecordedTurn:
     """One turn's question with the store's evidence for every stage.
 
@@ -130,9 +154,9 @@ class RecordedTurn:
 
     conversation: Conversation
     turn: EvalTurn
-    matches: dict[SearchField, list[FieldMatch]]
+    matches: Evidence
     contextual_query: str = ""
-    contextual: dict[SearchField, list[FieldMatch]] | None = None
+    contextual: Evidence | None = None
 
 
 @dataclass
@@ -163,9 +187,11 @@ def record(kb: KnowledgeBase, conversations: Sequence[Conversation], settings: S
     vectors = (dict(zip(texts, kb.embeddings.embed(texts, "q"), strict=True))
                if mode != "keywords" else {})
 
-    def evidence(text: str) -> dict[SearchField, list[FieldMatch]]:
-        return {stage: kb.matcher.retrieve(stage, text, vectors.get(text), params)
-                for stage in ALL_STAGES}
+    def evidence(text: str) -> Evidence:
+        vector = vectors.get(text)
+        return Evidence(
+            {stage: kb.matcher.retrieve(stage, text, vector, params) for stage in ALL_STAGES},
+            kb.matcher.retrieve_answers(vector, params) if vector is not None else None)
 
     recorded, qids, position = [], set(), 0
     for conversation in conversations:
@@ -175,8 +201,9 @@ def record(kb: KnowledgeBase, conversations: Sequence[Conversation], settings: S
             position += 1
             entry = RecordedTurn(conversation, turn, evidence(turn.question), contextual_query,
                                  evidence(contextual_query) if contextual_query else None)
-            for found in (entry.matches, entry.contextual or {}):
-                qids.update(m.qid for stage_matches in found.values() for m in stage_matches)
+            qids.update(entry.matches.qids())
+            if entry.contextual is not None:
+                qids.update(entry.contextual.qids())
             turns.append(entry)
         recorded.append(turns)
     return Recording(mode, recorded, kb.store.get_many(sorted(qids)))
@@ -216,12 +243,13 @@ _STAGE_SOURCE = {SearchField.QUESTIONS: "qna", SearchField.ANSWERS: "qna",
                  SearchField.PASSAGES: "text"}
 
 
-def _decide(query: str, matches: dict[SearchField, list[FieldMatch]], items: dict[str, Item],
-            params: MatchParams, topic: str) -> tuple[list[Hit], Hit | None]:
+def _decide(query: str, evidence: Evidence, items: dict[str, Item], params: MatchParams,
+            topic: str) -> tuple[list[Hit], Hit | None]:
     """The cascade over recorded evidence: all ranked hits, and the answer if any."""
     ranked, best = [], None
+    answers = answer_evidence(evidence.answers) if evidence.answers is not None else None
     for stage in params.stages:
-        hits = score_stage(stage, query, matches[stage], items, params, topic)
+        hits = score_stage(stage, query, evidence.stages[stage], items, params, topic, answers)
         ranked.extend(hits)
         if best is None and hits and hits[0].passed:
             best = hits[0]
@@ -253,6 +281,93 @@ def replay(recording: Recording, params: MatchParams) -> list[TurnOutcome]:
                 score=best.score if best else None,
                 ranked_qids=list(dict.fromkeys(h.item.qid for h in ranked)),
             ))
+    return outcomes
+
+
+# --- fast decisions for sweeps --------------------------------------------------------------
+# A sweep replays the same evidence thousands of times and needs only each turn's answer, not
+# the ranking. The evidence a score is made of (cosine, keyword coverage, topic) does not depend
+# on the parameters, so it is computed once per turn; each replay then only adds and compares.
+# ``decide_fast`` must agree with ``replay`` (tests check it on the development set).
+
+_Candidate = tuple[str, float, float, float, str, bool]  # qid, vector, answer, coverage,
+#                                                          topic, asked verbatim
+
+
+def _compact(query: str, evidence: Evidence,
+             items: dict[str, Item]) -> dict[SearchField, tuple[int, bool, list[_Candidate]]]:
+    words = content_words(query)
+    asked = normalized(query)
+    answer_scores, floor = (answer_evidence(evidence.answers) if evidence.answers is not None
+                            else ({}, 0.0))
+    return {
+        stage: (len(words), evidence.answers is not None and stage == SearchField.QUESTIONS,
+                [(m.qid, m.vector_score, answer_scores.get(m.qid, floor),
+                  keyword_coverage(words, item_text(items[m.qid])), items[m.qid].topic,
+                  stage == SearchField.QUESTIONS
+                  and any(normalized(q) == asked for q in items[m.qid].questions))
+                 for m in found if m.qid in items])
+        for stage, found in evidence.stages.items()
+    }
+
+
+def _top(evidence: dict[SearchField, tuple[int, bool, list[_Candidate]]], params: MatchParams,
+         topic: str) -> tuple[str, SearchField, float] | None:
+    for stage in params.stages:
+        n_words, has_answers, candidates = evidence[stage]
+        use_answers = has_answers and params.uses_answers
+        best: tuple[bool, float, str] | None = None  # (not exact, -score, qid): smallest wins
+        runner_up: tuple[bool, float, str] | None = None
+        for qid, vector_score, answer_score, coverage, item_topic, exact in candidates:
+            boost = params.topic_boost if topic and item_topic == topic else 0.0
+            score = fuse(vector_score, answer_score if use_answers else 0.0, coverage, boost,
+                         params)
+            key = (not exact, -score, qid)
+            if best is None or key < best:
+                best, runner_up = key, best
+            elif runner_up is None or key < runner_up:
+                runner_up = key
+        if best is None:
+            continue
+        if params.verdict(-best[1], -runner_up[1] if runner_up else None,
+                          params.threshold(stage, n_words), not best[0]):
+            return best[2], stage, -best[1]
+    return None
+
+
+@dataclass
+class CompactRecording:
+    """A recording reduced to the numbers a sweep needs."""
+
+    mode: MatchMode
+    conversations: list[list[tuple[Expected, str, dict, dict | None]]]
+    topics: dict[str, str]
+
+    @classmethod
+    def of(cls, recording: Recording) -> CompactRecording:
+        return cls(recording.mode, [
+            [(r.turn.expected, r.conversation.category,
+              _compact(r.turn.question, r.matches, recording.items),
+              _compact(r.contextual_query, r.contextual, recording.items)
+              if r.contextual is not None else None) for r in turns]
+            for turns in recording.conversations
+        ], {qid: item.topic for qid, item in recording.items.items()})
+
+
+def decide_fast(compact: CompactRecording, params: MatchParams) -> list[TurnOutcome]:
+    """Each turn's answer under ``params`` (no ranking, so ``mrr`` is not meaningful)."""
+    params = replace(params, mode=compact.mode) if compact.mode == "keywords" else params
+    outcomes = []
+    for turns in compact.conversations:
+        topic = ""
+        for expected, category, evidence, contextual in turns:
+            decision = _top(evidence, params, topic)
+            if decision is None and contextual is not None:
+                decision = _top(contextual, params, topic)
+            qid, stage, score = decision if decision else (None, None, None)
+            topic = compact.topics.get(qid, "") if qid else ""
+            outcomes.append(TurnOutcome("", category, "", expected, qid,
+                                        _STAGE_SOURCE[stage] if stage else "no_hits", score))
     return outcomes
 
 

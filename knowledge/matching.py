@@ -3,13 +3,20 @@
 A question is matched in stages, as QnABot does: against item questions; if nothing passes and
 ``ES_SCORE_ANSWER_FIELD`` is on, against answers; then, with ``ES_SCORE_TEXT_ITEM_PASSAGES``,
 against text passages. A stage yields a hit only when its best score reaches the stage's
-threshold, so an off-topic question gets no hit rather than a wrong answer.
+threshold, so an off-topic question gets no hit rather than a wrong answer. Two exceptions:
+a stored question asked verbatim always gets its item; and a stage's top candidate below the
+threshold still passes when it is *unambiguous*: it reaches ``MATCH_UNAMBIGUOUS_THRESHOLD``
+and beats the runner-up by ``MATCH_UNAMBIGUOUS_MARGIN`` (a sparse knowledge base has clear
+low-scoring matches; a dense one has near-miss items that only a high score separates).
 
-Each candidate's score fuses two kinds of evidence (see :func:`fuse`):
+Each candidate's score fuses the evidence (see :func:`fuse`):
 
 * ``vector_score``: cosine similarity of the embeddings (paraphrases match);
-* ``keyword_score``: the share of the question's content words found in the matched text
-  (so "next stop" and "previous stop" are told apart), weighted by ``HYBRID_KEYWORD_WEIGHT``;
+* ``answer_score``: in the question stage, the cosine between the question and the item's
+  answer, weighted by ``ANSWER_SCORE_WEIGHT`` (an answer says much about what an item is for);
+* ``keyword_score``: the share of the question's content words found in the item's text
+  (questions and answer, or the passage), weighted by ``HYBRID_KEYWORD_WEIGHT``, so "next
+  stop" and "previous stop" are told apart;
 
 plus ``TOPIC_BOOST`` for items of the session topic, so a follow-up such as "who made it?"
 picks the item of the current topic. The keyword score is computed here, not by the store, so
@@ -74,6 +81,16 @@ def keyword_coverage(query_words: frozenset[str], text: str) -> float:
     return len(query_words & content_words(text)) / len(query_words)
 
 
+def normalized(text: str) -> str:
+    """Lower-cased words only, for comparing a question with a stored one verbatim."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def item_text(item: Item) -> str:
+    """All the text keyword evidence is taken from: an item's questions and answer (or passage)."""
+    return " ".join((*item.questions, item.answer))
+
+
 def minimum_should_match(spec: str, n_terms: int) -> float:
     """QnABot's ``ES_MINIMUM_SHOULD_MATCH`` (e.g. ``2<75%``) as a coverage threshold in [0,1].
 
@@ -102,11 +119,14 @@ class Hit:
     topic_boost: float
     matched_text: str
     threshold: float
+    answer_score: float = 0.0
+    exact: bool = False  # the question is one of the item's questions, verbatim
+    verdict: str = ""  # why it passed: "exact", "threshold", "unambiguous"; "" = it did not
 
     @property
     def passed(self) -> bool:
-        """True when the score reaches the stage's threshold."""
-        return self.score >= self.threshold
+        """True when this candidate may answer the question."""
+        return bool(self.verdict)
 
     def to_json(self) -> dict:
         """The hit as plain JSON (for ``qnabot search --json`` and the designer's TEST tab)."""
@@ -116,10 +136,13 @@ class Hit:
             "stage": self.stage.value,
             "score": round(self.score, 4),
             "vector_score": round(self.vector_score, 4),
+            "answer_score": round(self.answer_score, 4),
             "keyword_score": round(self.keyword_score, 4),
             "topic_boost": round(self.topic_boost, 4),
             "threshold": self.threshold,
             "passed": self.passed,
+            "verdict": self.verdict,
+            "exact": self.exact,
             "matched": self.matched_text,
             "topic": self.item.topic,
         }
@@ -168,7 +191,10 @@ class MatchParams:
     mode: MatchMode = "hybrid"
     thresholds: tuple[tuple[SearchField, float], ...] = ()
     keyword_weight: float = 0.15
+    answer_weight: float = 0.5
     topic_boost: float = 0.05
+    unambiguous_threshold: float = 1.0
+    unambiguous_margin: float = 0.15
     minimum_should_match: str = "2<75%"
     stages: tuple[SearchField, ...] = (SearchField.QUESTIONS, SearchField.PASSAGES)
     candidates: int = 20
@@ -184,48 +210,95 @@ class MatchParams:
             mode=mode or ("hybrid" if settings.get("EMBEDDINGS_ENABLE") else "keywords"),
             thresholds=tuple((f, settings.get(name)) for f, name in _STAGE_THRESHOLD.items()),
             keyword_weight=settings.get("HYBRID_KEYWORD_WEIGHT"),
+            answer_weight=settings.get("ANSWER_SCORE_WEIGHT"),
+            unambiguous_threshold=settings.get("MATCH_UNAMBIGUOUS_THRESHOLD"),
+            unambiguous_margin=settings.get("MATCH_UNAMBIGUOUS_MARGIN"),
             topic_boost=settings.get("TOPIC_BOOST"),
             minimum_should_match=settings.get("ES_MINIMUM_SHOULD_MATCH"),
             stages=tuple(stages),
             candidates=settings.get("MATCH_CANDIDATES"),
         )
 
-    def threshold(self, stage: SearchField, query_words: frozenset[str]) -> float:
+    def threshold(self, stage: SearchField, query_word_count: int) -> float:
         """The score a candidate of ``stage`` needs; in keyword mode, the word coverage."""
         if self.mode == "keywords":
-            return minimum_should_match(self.minimum_should_match, len(query_words))
+            return minimum_should_match(self.minimum_should_match, query_word_count)
         return dict(self.thresholds)[stage]
 
+    def verdict(self, score: float, runner_up: float | None, threshold: float,
+                exact: bool) -> str:
+        """Why the top candidate of a stage may answer ("" when it may not).
 
-def fuse(vector_score: float, keyword_score: float, topic_boost: float,
+        ``runner_up`` is the next candidate's score (None when there is none).
+        """
+        if exact:
+            return "exact"
+        if score >= threshold:
+            return "threshold"
+        if (self.mode != "keywords" and score >= self.unambiguous_threshold
+                and score - (runner_up if runner_up is not None else 0.0)
+                >= self.unambiguous_margin):
+            return "unambiguous"
+        return ""
+
+    @property
+    def uses_answers(self) -> bool:
+        """True when the question stage also weighs answer similarity."""
+        return self.mode != "keywords" and self.answer_weight > 0
+
+
+def fuse(vector_score: float, answer_score: float, keyword_score: float, topic_boost: float,
          params: MatchParams) -> float:
     """The score a candidate is ranked and thresholded by."""
     if params.mode == "keywords":
         return keyword_score + topic_boost
-    if params.mode == "embeddings":
-        return vector_score + topic_boost
-    return vector_score + params.keyword_weight * keyword_score + topic_boost
+    score = vector_score + params.answer_weight * answer_score + topic_boost
+    if params.mode == "hybrid":
+        score += params.keyword_weight * keyword_score
+    return score
+
+
+def answer_evidence(matches: list[FieldMatch]) -> tuple[dict[str, float], float]:
+    """Answer cosines by qid from a vector-only ANSWERS search, and the score to assume for
+    items it did not return (the lowest it did: theirs can be no higher)."""
+    scores = {m.qid: m.vector_score for m in matches}
+    return scores, min(scores.values(), default=0.0)
 
 
 def score_stage(stage: SearchField, query: str, matches: list[FieldMatch],
-                items: dict[str, Item], params: MatchParams, topic: str = "") -> list[Hit]:
-    """Rank one stage's candidates: fuse their evidence, add the topic boost, sort.
+                items: dict[str, Item], params: MatchParams, topic: str = "",
+                answers: tuple[dict[str, float], float] | None = None) -> list[Hit]:
+    """Rank one stage's candidates (fuse their evidence, add the topic boost, sort) and say
+    which may answer.
 
-    Pure, so evaluation can replay stored candidates under other parameters.
+    ``answers`` is :func:`answer_evidence` for the question stage. Pure, so evaluation can
+    replay stored candidates under other parameters.
     """
     words = content_words(query)
-    threshold = params.threshold(stage, words)
-    hits = []
+    asked = normalized(query)
+    threshold = params.threshold(stage, len(words))
+    answer_scores, answer_floor = answers or ({}, 0.0)
+    use_answers = answers is not None and stage == SearchField.QUESTIONS and params.uses_answers
+    scored = []
     for match in matches:
         item = items.get(match.qid)
         if item is None:  # deleted between search and fetch
             continue
-        coverage = keyword_coverage(words, match.matched_text)
+        coverage = keyword_coverage(words, item_text(item))
+        answer = answer_scores.get(match.qid, answer_floor) if use_answers else 0.0
         boost = params.topic_boost if topic and item.topic == topic else 0.0
-        score = fuse(match.vector_score, coverage, boost, params)
+        score = fuse(match.vector_score, answer, coverage, boost, params)
+        exact = stage == SearchField.QUESTIONS and any(normalized(q) == asked
+                                                       for q in item.questions)
+        scored.append((match, item, score, coverage, answer, boost, exact))
+    scored.sort(key=lambda s: (not s[6], -s[2], s[1].qid))
+    hits = []
+    for rank, (match, item, score, coverage, answer, boost, exact) in enumerate(scored):
+        runner_up = scored[rank + 1][2] if rank + 1 < len(scored) else None
+        verdict = (params.verdict(score, runner_up, threshold, exact) if rank == 0
+                   else ("exact" if exact else "threshold" if score >= threshold else ""))
         hits.append(Hit(item, stage, score, match.vector_score, coverage, boost,
-                        match.matched_text, threshold))
-    hits.sort(key=lambda h: (-h.score, h.item.qid))
+                        match.matched_text, threshold, answer, exact, verdict))
     return hits
 
 
@@ -283,8 +356,11 @@ class Matcher:
         for stage in params.stages:
             started = time.perf_counter()
             matches = self.retrieve(stage, query, vector, params, client_filter)
+            answers = None
+            if stage == SearchField.QUESTIONS and params.uses_answers and vector is not None:
+                answers = answer_evidence(self.retrieve_answers(vector, params, client_filter))
             items = self.store.get_many([m.qid for m in matches]) if matches else {}
-            hits = score_stage(stage, query, matches, items, params, topic)
+            hits = score_stage(stage, query, matches, items, params, topic, answers)
             result.timings_ms[stage.value] = (time.perf_counter() - started) * 1000
             result.candidates.extend(hits)
             if hits and hits[0].passed and not all_stages:
@@ -301,3 +377,10 @@ class Matcher:
             k=params.candidates,
             client_filter=client_filter,
         )
+
+    def retrieve_answers(self, vector, params: MatchParams,
+                         client_filter: str | None = None) -> list[FieldMatch]:
+        """The answers closest to the question vector (the answer evidence of the question
+        stage; vectors only, so the floor of :func:`answer_evidence` is sound)."""
+        return self.store.search(SearchField.ANSWERS, vector=vector, text=None,
+                                 k=params.candidates, client_filter=client_filter)

@@ -18,7 +18,7 @@ from itertools import product
 
 import numpy as np
 
-from knowledge.evaluation import Recording, replay, summarize
+from knowledge.evaluation import CompactRecording, Recording, decide_fast, summarize
 from knowledge.matching import MatchParams
 from knowledge.store import SearchField
 
@@ -28,10 +28,15 @@ def _grid(low: float, high: float, step: float) -> tuple[float, ...]:
 
 
 #: Default grids, wide enough for cosine-like scores of any embeddings model.
-QUESTION_THRESHOLDS = _grid(0.30, 0.95, 0.025)
-PASSAGE_THRESHOLDS = _grid(0.25, 0.80, 0.05)
-KEYWORD_WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
-TOPIC_BOOSTS = (0.0, 0.05, 0.1, 0.15)
+QUESTION_THRESHOLDS = _grid(0.30, 0.95, 0.05)
+PASSAGE_THRESHOLDS = _grid(0.30, 0.80, 0.05)
+KEYWORD_WEIGHTS = (0.1, 0.2, 0.3)
+ANSWER_WEIGHTS = (0.0, 0.25, 0.5)
+TOPIC_BOOSTS = (0.1, 0.2)
+#: (how far below the question threshold an unambiguous match may score, the lead it needs);
+#: None = the rule is off.
+UNAMBIGUOUS_RULES = (None, (0.1, 0.1), (0.1, 0.15), (0.2, 0.1), (0.2, 0.15), (0.3, 0.1),
+                     (0.3, 0.15))
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,10 @@ class SweepPoint:
             "EMBEDDINGS_SCORE_ANSWER_THRESHOLD": f"{thresholds[SearchField.ANSWERS]:g}",
             "EMBEDDINGS_TEXT_PASSAGE_SCORE_THRESHOLD": f"{thresholds[SearchField.PASSAGES]:g}",
             "HYBRID_KEYWORD_WEIGHT": f"{self.params.keyword_weight:g}",
+            "ANSWER_SCORE_WEIGHT": f"{self.params.answer_weight:g}",
             "TOPIC_BOOST": f"{self.params.topic_boost:g}",
+            "MATCH_UNAMBIGUOUS_THRESHOLD": f"{self.params.unambiguous_threshold:g}",
+            "MATCH_UNAMBIGUOUS_MARGIN": f"{self.params.unambiguous_margin:g}",
         }
 
     def to_json(self) -> dict:
@@ -66,29 +74,40 @@ class SweepPoint:
 
 
 def _with(params: MatchParams, question: float, passage: float, weight: float,
-          boost: float) -> MatchParams:
+          answer_weight: float, boost: float,
+          unambiguous: tuple[float, float] | None) -> MatchParams:
     thresholds = dict(params.thresholds)
     thresholds[SearchField.QUESTIONS] = question
     thresholds[SearchField.ANSWERS] = question
     thresholds[SearchField.PASSAGES] = passage
+    below, margin = unambiguous or (0.0, params.unambiguous_margin)
     return replace(params, thresholds=tuple(thresholds.items()), keyword_weight=weight,
-                   topic_boost=boost)
+                   answer_weight=answer_weight, topic_boost=boost,
+                   unambiguous_threshold=round(question - below, 3) if unambiguous
+                   else question, unambiguous_margin=margin)
 
 
 def sweep(recording: Recording, base: MatchParams, *,
           question_thresholds: Sequence[float] = QUESTION_THRESHOLDS,
           passage_thresholds: Sequence[float] = PASSAGE_THRESHOLDS,
           keyword_weights: Sequence[float] = KEYWORD_WEIGHTS,
-          topic_boosts: Sequence[float] = TOPIC_BOOSTS) -> list[SweepPoint]:
+          answer_weights: Sequence[float] = ANSWER_WEIGHTS,
+          topic_boosts: Sequence[float] = TOPIC_BOOSTS,
+          unambiguous_rules: Sequence[tuple[float, float] | None] = UNAMBIGUOUS_RULES,
+          ) -> list[SweepPoint]:
     """Replay the recording at every combination of the given values."""
     if recording.mode != "hybrid":
         keyword_weights = (0.0,)
+    if recording.mode == "keywords":
+        answer_weights = (0.0,)
+    compact = CompactRecording.of(recording)
     return [
-        SweepPoint(params, summarize(replay(recording, params), by_category=False))
+        SweepPoint(params, summarize(decide_fast(compact, params), by_category=False))
         for params in (
-            _with(base, q, p, w, b)
-            for w, b, q, p in product(keyword_weights, topic_boosts, question_thresholds,
-                                      passage_thresholds)
+            _with(base, q, p, w, a, b, u)
+            for w, a, b, u, q, p in product(keyword_weights, answer_weights, topic_boosts,
+                                            unambiguous_rules, question_thresholds,
+                                            passage_thresholds)
         )
     ]
 
@@ -104,7 +123,8 @@ def recommend(points: Sequence[SweepPoint], *, max_wrong_rate: float) -> SweepPo
     if not allowed:
         return min(points, key=lambda p: (p.summary["wrong_rate"], -(p.summary["overall"] or 0)))
     return max(allowed, key=lambda p: (p.summary["overall"] or 0, p.question_threshold,
-                                       -p.params.keyword_weight, -p.params.topic_boost))
+                                       -p.params.keyword_weight, -p.params.answer_weight,
+                                       -p.params.topic_boost))
 
 
 def frontier(points: Sequence[SweepPoint]) -> list[SweepPoint]:

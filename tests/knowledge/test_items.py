@@ -52,6 +52,10 @@ def test_problem_messages_say_what_is_wrong():
     assert problems_of(qna(a="y" * 8001))[0].startswith("a: is 8001 characters long")
 
 
+def test_a_blank_qid_is_reported_once():
+    assert problems_of(qna(qid="")) == ["qid: must not be blank"]
+
+
 def test_wrong_field_types_are_named():
     assert problems_of(qna(q="just one question")) == ["q: must be a list, not text"]
     assert problems_of(qna(r={"buttons": [{"text": "Go"}]})) == ["r.buttons[0].value: is required"]

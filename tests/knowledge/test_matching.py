@@ -37,7 +37,8 @@ def passage(qid, text):
 
 SETTINGS = Settings.defaults().with_overrides(
     EMBEDDINGS_SCORE_THRESHOLD=0.6, EMBEDDINGS_TEXT_PASSAGE_SCORE_THRESHOLD=0.45,
-    HYBRID_KEYWORD_WEIGHT=0.15, TOPIC_BOOST=0.05)
+    HYBRID_KEYWORD_WEIGHT=0.15, TOPIC_BOOST=0.05, MATCH_UNAMBIGUOUS_THRESHOLD=0.4,
+    MATCH_UNAMBIGUOUS_MARGIN=0.15)
 
 
 def matcher(items, matches):
@@ -59,7 +60,7 @@ def test_embeddings_only_mode_ignores_keywords():
     items = [qna("A", "alpha beta"), qna("B", "gamma delta")]
     matches = {SearchField.QUESTIONS: [FieldMatch("A", 0.70, 0, "alpha beta"),
                                        FieldMatch("B", 0.69, 5, "gamma delta")]}
-    result = matcher(items, matches).search("gamma delta", SETTINGS, mode="embeddings")
+    result = matcher(items, matches).search("delta gamma please", SETTINGS, mode="embeddings")
     assert result.best.item.qid == "A"
     assert result.best.score == pytest.approx(0.70)
 
@@ -87,17 +88,41 @@ def test_passages_are_skipped_when_the_setting_is_off():
     result = Matcher(store, HashingEmbeddings()).search(
         "Humpty?", SETTINGS.with_overrides(ES_SCORE_TEXT_ITEM_PASSAGES=False))
     assert result.best is None
-    assert [c[0] for c in store.calls] == [SearchField.QUESTIONS]
+    assert SearchField.PASSAGES not in [c[0] for c in store.calls]
 
 
-def test_answers_are_searched_only_when_enabled_and_before_passages():
-    items = [qna("A", "Unrelated question")]
-    matches = {SearchField.ANSWERS: [FieldMatch("A", 0.8, 1, "Answer of A")]}
+def test_answers_are_a_stage_only_when_enabled_and_come_before_passages():
+    items = [qna("A", "Unrelated question"), passage("P", "text")]
+    matches = {SearchField.ANSWERS: [FieldMatch("A", 0.8, 1, "Answer of A")],
+               SearchField.PASSAGES: [FieldMatch("P", 0.9, 1, "text")]}
     store = ScriptedStore(items, matches)
     off = Matcher(store, HashingEmbeddings()).search("q", SETTINGS)
-    assert off.best is None and SearchField.ANSWERS not in [c[0] for c in store.calls]
+    assert off.best.stage == SearchField.PASSAGES
+    assert SearchField.ANSWERS not in {h.stage for h in off.candidates}
     on = Matcher(store, HashingEmbeddings()).search("q", SETTINGS.with_overrides(ES_SCORE_ANSWER_FIELD=True))
     assert on.best.stage == SearchField.ANSWERS
+
+
+def test_the_answer_tells_apart_items_whose_questions_score_alike():
+    items = [qna("Fares.Monthly", "How much is it per month?"), qna("Parking.Monthly", "Monthly permit?")]
+    matches = {SearchField.QUESTIONS: [FieldMatch("Parking.Monthly", 0.62, 0, "Monthly permit?"),
+                                       FieldMatch("Fares.Monthly", 0.60, 0, "How much is it per month?")],
+               SearchField.ANSWERS: [FieldMatch("Fares.Monthly", 0.55, 0, "Answer of Fares.Monthly"),
+                                     FieldMatch("Parking.Monthly", 0.20, 0, "Answer of Parking.Monthly")]}
+    with_answers = matcher(items, matches).search("monthly bus pass price", SETTINGS)
+    assert with_answers.best.item.qid == "Fares.Monthly"
+    assert with_answers.best.answer_score == pytest.approx(0.55)
+    questions_only = matcher(items, matches).search(
+        "monthly bus pass price", SETTINGS.with_overrides(ANSWER_SCORE_WEIGHT=0))
+    assert questions_only.candidates[0].item.qid == "Parking.Monthly"
+
+
+def test_items_missing_from_the_answer_evidence_get_the_lowest_answer_score_returned():
+    items = [qna("A", "alpha"), qna("B", "beta"), qna("C", "gamma")]
+    matches = {SearchField.QUESTIONS: [FieldMatch(q, 0.5, 0, q) for q in "ABC"],
+               SearchField.ANSWERS: [FieldMatch("A", 0.6, 0, "x"), FieldMatch("B", 0.3, 0, "y")]}
+    hits = {h.item.qid: h for h in matcher(items, matches).search("zzz", SETTINGS).candidates}
+    assert hits["C"].answer_score == pytest.approx(0.3)
 
 
 def test_the_cascade_stops_at_the_first_passing_stage_unless_all_stages_are_asked_for():
@@ -184,3 +209,26 @@ def test_minimum_should_match_follows_qnabot_syntax(spec, terms, expected):
 def test_query_vector_is_unit_length():
     vector = HashingEmbeddings().embed(["hello world"])[0]
     assert np.linalg.norm(vector) == pytest.approx(1.0)
+
+
+def test_a_stored_question_asked_verbatim_always_gets_its_item():
+    items = [qna("QnABot.001", "What is Q and A Bot"), qna("QnABot.003", "What can Q and A bot do")]
+    matches = {SearchField.QUESTIONS: [FieldMatch("QnABot.001", 0.93, 0, "What is Q and A Bot"),
+                                       FieldMatch("QnABot.003", 0.90, 0, "What can Q and A bot do")],
+               SearchField.ANSWERS: [FieldMatch("QnABot.001", 0.9, 0, "a"), FieldMatch("QnABot.003", 0.1, 0, "b")]}
+    result = matcher(items, matches).search("what can Q and A bot do?", SETTINGS)
+    assert result.best.item.qid == "QnABot.003"
+    assert result.best.exact and result.best.verdict == "exact"
+
+
+def test_a_low_score_answers_only_when_it_clearly_beats_the_runner_up():
+    items = [qna("Alexa.001", "What is an Amazon Echo Show"), qna("FireTV.001", "What is Amazon Fire TV?")]
+    clear = {SearchField.QUESTIONS: [FieldMatch("Alexa.001", 0.52, 0, "What is an Amazon Echo Show"),
+                                     FieldMatch("FireTV.001", 0.30, 0, "What is Amazon Fire TV?")]}
+    close = {SearchField.QUESTIONS: [FieldMatch("Alexa.001", 0.52, 0, "What is an Amazon Echo Show"),
+                                     FieldMatch("FireTV.001", 0.45, 0, "What is Amazon Fire TV?")]}
+    settings = SETTINGS.with_overrides(ANSWER_SCORE_WEIGHT=0, HYBRID_KEYWORD_WEIGHT=0)
+    assert matcher(items, clear).search("the Alexa device with the screen", settings).best.verdict == "unambiguous"
+    assert matcher(items, close).search("the Alexa device with the screen", settings).best is None
+    below_floor = settings.with_overrides(MATCH_UNAMBIGUOUS_THRESHOLD=0.55)
+    assert matcher(items, clear).search("the Alexa device with the screen", below_floor).best is None
