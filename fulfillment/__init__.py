@@ -1,0 +1,16 @@
+"""Fulfillment: what a person chatting with the bot, or calling it, experiences.
+
+Where things are:
+
+* ``handler``: the Lambda entry point for Amazon Lex V2 (thin: parse, run, respond, log);
+* ``lex_event`` / ``lex_response``: the Lex V2 event and response <-> typed objects (``model``);
+* ``pipeline``: the turn service and its cascade of stages (qna, text, kendra, knowledge_base,
+  no_hits);
+* ``memory``: chat history per user (the ``UserStore`` port, SQLite here, DynamoDB in AWS);
+* ``query_rewrite`` and ``prompts``: follow-ups made standalone, prompts within the token limit;
+* ``llm``: the ``LLM`` port and its adapters (disabled, Bedrock, a Lambda plugin, scripted);
+* ``retrieval``, ``kendra``, ``knowledge_base_retrieval``: passages from outside the knowledge
+  base;
+* ``render``, ``sanitize``, ``templating``: markdown, SSML and cards, made safe;
+* ``hooks``: items' lambda hooks, only with the allowed prefix.
+"""

@@ -19,8 +19,10 @@ from typing import Any, Literal
 
 InputMode = Literal["Text", "Speech", "DTMF"]
 Channel = Literal["text", "voice"]
-#: Where an answer came from. ``error`` and ``empty`` are the fallbacks of last resort.
-AnswerSource = Literal["qna", "text", "kendra", "knowledge_base", "no_hits", "error", "empty"]
+#: Where an answer came from. ``error`` is the fallback of last resort; ``rejected`` refuses a
+#: question that carries personal information.
+AnswerSource = Literal["qna", "text", "kendra", "knowledge_base", "no_hits", "error",
+                       "rejected"]
 
 #: Sources that mean "the bot found an answer" (QnABot's ``qnabot_gotanswer``).
 ANSWERED_SOURCES = frozenset({"qna", "text", "kendra", "knowledge_base"})
@@ -150,22 +152,26 @@ class TurnDebug:
     search_string: str = ""
     generated_query: str = ""
     rewrite_skipped: str = ""  # why the rewrite was not asked for, if it was not
+    context_question: str = ""  # the previous question, when matching needed it (no LLM)
     timings_ms: dict[str, float] = field(default_factory=dict)
     llm_calls: list[LlmCall] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
     degraded: list[str] = field(default_factory=list)
     hook: str = ""
+    pii_rejected: bool = False  # the question carried PII: it is not logged or kept
 
     def to_json(self) -> dict[str, Any]:
         return {
             "search_string": self.search_string,
             "generated_query": self.generated_query,
             "rewrite_skipped": self.rewrite_skipped,
+            "context_question": self.context_question,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "llm_calls": [c.to_json() for c in self.llm_calls],
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
             "degraded": list(self.degraded),
             "hook": self.hook,
+            "pii_rejected": self.pii_rejected,
         }
 
 
@@ -179,13 +185,14 @@ class TurnResult:
     topic: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """The summary ``qnabot ask --json`` prints."""
+        """The summary ``qnabot ask --json`` prints (``qid`` is null when nothing matched)."""
         answer = self.answer
         return {
             "answer": answer.text,
             "markdown": answer.markdown,
             "ssml": answer.ssml,
-            "qid": answer.qid,
+            "qid": answer.qid if answer.got_hits else None,
+            "item_qid": answer.qid,  # the item whose text was given (no_hits, error_msg too)
             "source": answer.source,
             "score": None if answer.score is None else round(answer.score, 4),
             "topic": self.topic,

@@ -53,26 +53,30 @@ class KnowledgeBase:
 
     def embed_items(self, items: Sequence[Item]) -> list[StoredItem]:
         """Embed the questions and answers of ``items``, each distinct text once."""
-        questions = sorted({q for item in items for q in item.questions})
-        answers = sorted({item.answer for item in items})
-        q_vectors = self._embed_unique(questions, "q")
-        a_vectors = self._embed_unique(answers, "a")
-        empty = np.zeros((0, self.embeddings.dimension), dtype=np.float32)
-        return [
-            StoredItem(
-                item=item,
-                question_vectors=(np.stack([q_vectors[q] for q in item.questions])
-                                  if item.questions else empty),
-                answer_vector=a_vectors[item.answer],
-            )
-            for item in items
-        ]
+        question_lists = [item.questions for item in items]
+        answers = [item.answer for item in items]
+        q_matrix, q_rows = self._embed_unique(
+            [q for questions in question_lists for q in questions], "q")
+        a_matrix, a_rows = self._embed_unique(answers, "a")
+        # One gather for the whole batch; each item's vectors are a slice of it.
+        q_vectors = q_matrix[q_rows]
+        result, start = [], 0
+        for item, questions, a_row in zip(items, question_lists, a_rows, strict=True):
+            end = start + len(questions)
+            result.append(StoredItem(item=item, question_vectors=q_vectors[start:end],
+                                     answer_vector=a_matrix[a_row]))
+            start = end
+        return result
 
-    def _embed_unique(self, texts: list[str], input_type) -> dict[str, np.ndarray]:
-        if not texts:
-            return {}
-        vectors = self.embeddings.embed(texts, input_type)
-        return dict(zip(texts, vectors, strict=True))
+    def _embed_unique(self, texts: list[str], input_type) -> tuple[np.ndarray, list[int]]:
+        """The vectors of the distinct ``texts`` (sorted), and each text's row among them."""
+        distinct = sorted(set(texts))
+        if distinct:
+            vectors = np.asarray(self.embeddings.embed(distinct, input_type), dtype=np.float32)
+        else:
+            vectors = np.zeros((0, self.embeddings.dimension), dtype=np.float32)
+        row_of = {text: row for row, text in enumerate(distinct)}
+        return vectors, [row_of[text] for text in texts]
 
     def put_items(self, items: Iterable[Item], *, replace_all: bool = False,
                   on_stored: Callable[[int], None] | None = None) -> int:

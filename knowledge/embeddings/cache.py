@@ -108,6 +108,7 @@ class SqliteEmbeddingCache:
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._inode: int | None = None
+        self._pid = os.getpid()
 
     def get_many(self, model_id: str, input_type: InputType,
                  texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -127,7 +128,7 @@ class SqliteEmbeddingCache:
                     )
                     for text_hash, blob in rows:
                         found[by_key[bytes(text_hash)]] = np.frombuffer(blob, dtype="<f4").copy()
-            except sqlite3.DatabaseError as error:
+            except (sqlite3.DatabaseError, OSError) as error:
                 self._handle(error, "could not read vectors")
                 return {}
         return found
@@ -148,7 +149,7 @@ class SqliteEmbeddingCache:
                 with connection:
                     connection.executemany(
                         "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)", rows)
-            except sqlite3.DatabaseError as error:
+            except (sqlite3.DatabaseError, OSError) as error:
                 self._handle(error, f"could not store {len(rows)} vectors")
 
     def __len__(self) -> int:
@@ -164,6 +165,10 @@ class SqliteEmbeddingCache:
     # -- internals (called with the lock held) ---------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        if self._connection is not None and self._pid != os.getpid():
+            # A forked child must not use its parent's connection (SQLite forbids it); it
+            # drops it without closing, which would touch the parent's locks.
+            self._connection = None
         if self._connection is None:
             try:
                 self._connection = self._open()
@@ -187,12 +192,13 @@ class SqliteEmbeddingCache:
             connection.close()
             raise
         self._inode = _inode(self.path)
+        self._pid = os.getpid()
         return connection
 
-    def _handle(self, error: sqlite3.DatabaseError, what: str) -> None:
+    def _handle(self, error: sqlite3.DatabaseError | OSError, what: str) -> None:
         """A failed read or write: log it, and replace the file if it is corrupt."""
         self._close()
-        if isinstance(error, sqlite3.OperationalError):
+        if isinstance(error, sqlite3.OperationalError | OSError):
             # Locked beyond the timeout, disk full, read-only folder: the vectors are still
             # correct, they just will not be reused next time.
             logger.warning("embedding cache %s: %s (%s)", self.path, what, error)

@@ -1,0 +1,77 @@
+"""``qnabot serve``: the chat page, the designer page and the admin API on this machine.
+
+Example:
+    $ qnabot serve --load-demo
+    QnABot is serving http://127.0.0.1:8000
+      chat:      http://127.0.0.1:8000/chat
+      designer:  http://127.0.0.1:8000/designer#token=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from content_designer.auth import load_or_create_token, token_authorizer, token_path
+from content_designer.local_server import make_server
+from content_designer.services import open_services
+from fulfillment.handler import warm_up
+from knowledge.home import qnabot_home
+from knowledge.importer import import_files
+
+#: The project's demo content, loaded by ``--load-demo`` (and ``make run``).
+DEMO_FOLDER = Path(__file__).resolve().parents[1] / "data" / "demo"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``serve`` to the ``qnabot`` command line."""
+    parser = subparsers.add_parser(
+        "serve", help="serve the chat and designer pages and the admin API locally",
+        description="Serve the chat page, the content designer and the admin API. Admin routes "
+                    "need the token printed on first start (kept in $QNABOT_HOME/admin-token).")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
+    parser.add_argument("--load-demo", action="store_true",
+                        help=f"import the demo content ({DEMO_FOLDER}) before serving")
+    parser.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Start the server and serve until interrupted."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    home = qnabot_home()
+    token, created = load_or_create_token(home)
+    services = open_services(home, chat=True, authorize=token_authorizer(token))
+    if args.load_demo:
+        demo = sorted(DEMO_FOLDER.glob("*.json"))
+        if demo:
+            report = import_files(services.kb, demo)
+            print(f"demo content: {report.summary()}", flush=True)
+        else:
+            print(f"no demo content in {DEMO_FOLDER}", file=sys.stderr, flush=True)
+    # Load the embedding model and the bot before the first question, not during it.
+    services.kb.embeddings.embed(["warm up"], "q")
+    warm_up()
+    server = make_server(services, args.host, args.port)
+    url = server.url
+    print(f"QnABot is serving {url}", flush=True)
+    print(f"  chat:      {url}/chat", flush=True)
+    if created:
+        print(f"  designer:  {url}/designer#token={token}", flush=True)
+        print(f"  admin token (shown once, kept in {token_path(home)}): {token}", flush=True)
+    else:
+        print(f"  designer:  {url}/designer (admin token in {token_path(home)})", flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}: other machines can reach this server, over "
+              "plain HTTP", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+    finally:
+        server.server_close()
+        services.jobs.shutdown()
+    return 0

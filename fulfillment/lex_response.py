@@ -1,0 +1,141 @@
+"""A finished turn -> the Amazon Lex V2 code-hook response, as Lex and QnABot's clients read it.
+
+* ``sessionState.dialogAction.type`` is ``Close`` and the intent is ``Fulfilled``;
+* ``messages``: the answer as ``PlainText`` (or ``SSML`` when the client accepts it), cut into
+  messages of at most 1000 characters (Lex's limit), then an ``ImageResponseCard``;
+* ``sessionAttributes`` (every value a string): the incoming ones, the item's ``sa``,
+  ``qnabot_qid``, ``qnabot_gotanswer``, ``qnabotcontext`` (previous qid and question, topic),
+  ``topic``, and ``appContext`` (markdown, SSML and the response card for the Lex web UI).
+
+Example:
+    >>> from fulfillment.model import Answer, Request, TurnDebug, TurnResult
+    >>> turn = TurnResult(Request("s1", "Hello"), Answer("Hi!", "qna", qid="Hi.1"), TurnDebug())
+    >>> response = build_response(turn)
+    >>> response["sessionState"]["dialogAction"], response["messages"][0]["content"]
+    ({'type': 'Close'}, 'Hi!')
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fulfillment.model import Answer, Request, ResponseCard, TurnResult
+
+MAX_MESSAGE_CHARS = 1000
+#: Session attributes the bot owns; incoming values are replaced, never trusted.
+OWN_ATTRIBUTES = ("qnabot_qid", "qnabot_gotanswer", "qnabotcontext", "topic", "appContext")
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Cut ``text`` into pieces of at most ``limit`` characters, at spaces where possible.
+
+    >>> split_message("one two three", 8)
+    ['one two', 'three']
+    """
+    text = text.strip()
+    pieces = []
+    while len(text) > limit:
+        cut = text.rfind(" ", 0, limit + 1)
+        cut = cut if cut > limit // 2 else limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces or ["..."]
+
+
+def lex_card(card: ResponseCard) -> dict[str, Any]:
+    """Lex V2's ``imageResponseCard`` (empty optional fields left out, as Lex requires)."""
+    body: dict[str, Any] = {"title": card.title}
+    if card.subtitle:
+        body["subtitle"] = card.subtitle
+    if card.image_url:
+        body["imageUrl"] = card.image_url
+    if card.buttons:
+        body["buttons"] = [{"text": b.text, "value": b.value} for b in card.buttons]
+    return body
+
+
+def web_ui_card(card: ResponseCard) -> dict[str, Any]:
+    """The generic-attachment card the Lex web UI reads from ``appContext.responseCard``."""
+    return {
+        "version": "1",
+        "contentType": "application/vnd.amazonaws.card.generic",
+        "genericAttachments": [{
+            "title": card.title,
+            "subTitle": card.subtitle,
+            "imageUrl": card.image_url,
+            "buttons": [{"text": b.text, "value": b.value} for b in card.buttons],
+        }],
+    }
+
+
+def _messages(request: Request, answer: Answer) -> list[dict[str, Any]]:
+    if request.accepts_ssml:
+        messages = [{"contentType": "SSML", "content": answer.ssml}]
+        if len(answer.ssml) > MAX_MESSAGE_CHARS:  # never cut SSML mid-tag: speak the text
+            messages = [{"contentType": "PlainText", "content": piece}
+                        for piece in split_message(answer.text)]
+    else:
+        messages = [{"contentType": "PlainText", "content": piece}
+                    for piece in split_message(answer.text)]
+    if answer.card is not None:
+        messages.append({"contentType": "ImageResponseCard",
+                         "imageResponseCard": lex_card(answer.card)})
+    return messages
+
+
+def _previous_qids(request: Request) -> list[str]:
+    """QnABot's navigation stack: the qids answered before this turn, latest last (at most 10)."""
+    context = request.context
+    navigation = context.get("navigation") if isinstance(context.get("navigation"), dict) else {}
+    stack = [q for q in navigation.get("previous") or [] if isinstance(q, str)]
+    previous = context.get("previous") if isinstance(context.get("previous"), dict) else {}
+    if isinstance(previous.get("qid"), str) and previous["qid"]:
+        stack.append(previous["qid"])
+    return stack[-10:]
+
+
+def session_attributes(turn: TurnResult) -> dict[str, str]:
+    """Every session attribute of the response, as strings."""
+    request, answer = turn.request, turn.answer
+    attributes = {k: v for k, v in request.raw_session_attributes.items()
+                  if k not in OWN_ATTRIBUTES}
+    attributes.update({k: str(v) for k, v in answer.session_attributes.items()})
+    context = {
+        "previous": {"qid": answer.qid or "", "q": request.transcript},
+        "navigation": {"next": answer.next_qid, "previous": _previous_qids(request)},
+        "topic": turn.topic,
+    }
+    app_context: dict[str, Any] = {"altMessages": {"markdown": answer.markdown,
+                                                   "ssml": answer.ssml}}
+    if answer.card is not None:
+        app_context["responseCard"] = web_ui_card(answer.card)
+    attributes.update({
+        "qnabot_qid": answer.qid or "",
+        "qnabot_gotanswer": "true" if answer.got_hits else "false",
+        "qnabotcontext": json.dumps(context, ensure_ascii=False),
+        "topic": turn.topic,
+        "appContext": json.dumps(app_context, ensure_ascii=False),
+    })
+    return attributes
+
+
+def build_response(turn: TurnResult) -> dict[str, Any]:
+    """The Lex V2 response that closes the turn with the answer."""
+    request = turn.request
+    return {
+        "sessionState": {
+            "sessionAttributes": session_attributes(turn),
+            "dialogAction": {"type": "Close"},
+            "intent": {
+                "name": request.intent_name,
+                "slots": dict(request.slots),
+                "state": "Fulfilled",
+                "confirmationState": "None",
+            },
+        },
+        "messages": _messages(request, turn.answer),
+        "requestAttributes": dict(request.request_attributes),
+    }

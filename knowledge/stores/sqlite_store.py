@@ -1,0 +1,842 @@
+"""The embedded default :class:`~knowledge.store.Store`: one SQLite file, FTS5 and numpy.
+
+Items, questions, answers/passages and their float32 vectors live in one SQLite file (WAL
+mode) under ``QNABOT_HOME``. Keyword search uses FTS5 with BM25; vector search is an exact
+dot product over an in-memory matrix per search field, loaded lazily and reloaded when a
+generation counter in the file changes (any writer, in any process, bumps it).
+
+Tables:
+
+* ``items``: qid, type, topic, normalised ``clientFilterValues``, the item's JSON;
+* ``questions``: one row per question of a QnA item (qid, ordinal, text, vector);
+* ``answers``: one row per item, ``field`` ``answers`` (QnA answer) or ``passages`` (text item);
+* ``questions_fts``, ``answers_fts``, ``passages_fts``: FTS5 indexes over those texts;
+* ``meta``: the embeddings model of the vectors and the generation counter.
+
+Search: the query's words are OR-ed as quoted FTS5 strings (user text is never FTS syntax);
+BM25 is computed by FTS5 for the matching texts and mapped to items in memory. In a big field,
+words found in more than 5% of the texts are not searched: they add almost nothing to BM25
+and would make every search score most of the texts. Vector scores are the best cosine over an
+item's texts (``np.maximum.reduceat`` over rows grouped by item); top-k by ``argpartition``.
+
+Concurrency: every thread gets its own connection. Each write is one ``BEGIN IMMEDIATE``
+transaction, so readers (in other threads or processes) see the old or the new content, never
+a mix, and each read runs in one snapshot. A second writer waits up to ``busy_timeout``
+seconds and then gets a :class:`~knowledge.store.StoreError`.
+
+Example:
+    >>> store = SqliteStore(Path(".qnabot/knowledge.sqlite"))  # doctest: +SKIP
+    >>> store.put(stored_items, index=IndexInfo("test/hashing-64", 64))  # doctest: +SKIP
+    2
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.items import Item
+from knowledge.store import (
+    DimensionMismatchError,
+    FieldMatch,
+    IndexInfo,
+    ItemPage,
+    SearchField,
+    StoredItem,
+    StoreError,
+)
+
+#: Bumped when the table layout changes; files from a newer layout are refused.
+SCHEMA_VERSION = 1
+#: Porter stemming over Unicode words, accents folded ("café" finds "cafe").
+TOKENIZER = "porter unicode61 remove_diacritics 2"
+#: At most this many distinct words of a query are searched by keywords.
+MAX_QUERY_TOKENS = 64
+#: Longer "words" cannot occur in an item (questions are at most 140 characters); skip them.
+MAX_TOKEN_CHARS = 140
+#: Fields with more texts than this leave out words found in more than
+#: ``COMMON_WORD_SHARE`` of them when searching by keywords.
+PRUNE_MIN_ROWS = 2_000
+COMMON_WORD_SHARE = 0.05
+#: How many word counts are kept between writes before the cache starts afresh.
+MAX_CACHED_WORDS = 100_000
+#: Vector matrices with fewer numbers than this are scored without BLAS threads.
+THREADED_DOT_MIN = 8_000_000
+#: Items read per query by :meth:`SqliteStore.iter_items`.
+ITER_PAGE_SIZE = 500
+#: Items written per batch by :meth:`SqliteStore.put` (a few statements per batch).
+WRITE_BATCH = 500
+#: Qids per ``IN (?, ...)`` list, well under SQLite's limit of bound variables.
+QIDS_PER_STATEMENT = 500
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    model_id TEXT,
+    dimension INTEGER,
+    generation INTEGER NOT NULL DEFAULT 0
+);
+INSERT OR IGNORE INTO meta (id, generation) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS items (
+    qid TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    client_filter TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY,
+    qid TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS questions_by_item ON questions (qid, ordinal);
+CREATE TABLE IF NOT EXISTS answers (
+    id INTEGER PRIMARY KEY,
+    qid TEXT NOT NULL UNIQUE,
+    field TEXT NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_by_field ON answers (field, qid);
+CREATE VIRTUAL TABLE IF NOT EXISTS questions_fts USING fts5(
+    text, content='questions', content_rowid='id', tokenize='{TOKENIZER}');
+CREATE VIRTUAL TABLE IF NOT EXISTS answers_fts USING fts5(
+    text, content='answers', content_rowid='id', tokenize='{TOKENIZER}');
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    text, content='answers', content_rowid='id', tokenize='{TOKENIZER}');
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+
+@dataclass(frozen=True)
+class _FieldTables:
+    """Where one search field's texts, vectors and keyword index live."""
+
+    rows: str  # "questions" or "answers"
+    fts: str
+    answer_field: str | None  # the answers.field value, None for questions
+
+
+_TABLES = {
+    SearchField.QUESTIONS: _FieldTables("questions", "questions_fts", None),
+    SearchField.ANSWERS: _FieldTables("answers", "answers_fts", "answers"),
+    SearchField.PASSAGES: _FieldTables("answers", "passages_fts", "passages"),
+}
+
+def query_words(text: str | None) -> list[str]:
+    """The distinct lower-cased words of ``text`` (at most :data:`MAX_QUERY_TOKENS`).
+
+    Example:
+        >>> query_words('NOT "Cats" AND cats*')
+        ['not', 'cats', 'and']
+    """
+    words: dict[str, None] = {}
+    for match in _WORD.finditer(text or ""):
+        word = match.group().lower()
+        if len(word) <= MAX_TOKEN_CHARS:
+            words.setdefault(word)
+            if len(words) >= MAX_QUERY_TOKENS:
+                break
+    return list(words)
+
+
+def match_expression(words: Sequence[str]) -> str | None:
+    """An FTS5 query that ORs ``words``, each a quoted string; None when there are none.
+
+    User text never reaches ``MATCH`` as syntax: :func:`query_words` keeps letters and digits
+    only, and every word is quoted, so operators and punctuation mean nothing.
+
+    Example:
+        >>> match_expression(query_words("reset AND NOT password*"))
+        '"reset" OR "and" OR "not" OR "password"'
+        >>> match_expression(query_words("  ?! ")) is None
+        True
+    """
+    return " OR ".join(f'"{word}"' for word in words) or None
+
+
+def _dot_rows(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """``matrix @ vector``. Below :data:`THREADED_DOT_MIN` numbers numpy's own single-threaded
+    loop is used: BLAS starts threads for any size, which costs more than it saves on small
+    matrices and stalls on a busy machine (measured in ``bench/store_bench.py``)."""
+    if matrix.size < THREADED_DOT_MIN:
+        return np.einsum("ij,j->i", matrix, vector)
+    return matrix @ vector
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def _unit_rows(vectors: np.ndarray, dimension: int) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dimension)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+@dataclass
+class _FieldVectors:
+    """A search field in memory as of one generation: rows grouped by item, items by qid."""
+
+    generation: int
+    dimension: int
+    qids: list[str]
+    topics: list[str]
+    filters: list[tuple[str, ...]]
+    starts: np.ndarray  # first row of each item
+    vectors: np.ndarray  # (rows, dimension), float32
+    texts: list[str]  # per row
+    row_ids: np.ndarray  # per row, its id in the table (= the FTS rowid)
+    positions: dict[str, int] = field(init=False)
+    row_items: np.ndarray = field(init=False)  # per row, the position of its item
+    _id_order: np.ndarray = field(init=False)
+    _masks: dict[str | None, np.ndarray] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.positions = {qid: n for n, qid in enumerate(self.qids)}
+        sizes = np.diff(np.append(self.starts, len(self.texts)))
+        self.row_items = np.repeat(np.arange(len(self.qids)), sizes)
+        self._id_order = np.argsort(self.row_ids, kind="stable")
+
+    def allowed(self, client_filter: str | None) -> np.ndarray:
+        """Which items the client may see (cached per client filter value)."""
+        value = (client_filter or "").strip() or None
+        mask = self._masks.get(value)
+        if mask is None:
+            mask = np.fromiter((not f or value in f for f in self.filters), dtype=bool,
+                               count=len(self.filters))
+            self._masks[value] = mask
+        return mask
+
+    def item_rows(self, position: int) -> slice:
+        end = self.starts[position + 1] if position + 1 < len(self.starts) else len(self.texts)
+        return slice(int(self.starts[position]), int(end))
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """The rows holding these table ids (all of them exist in this generation)."""
+        found = np.searchsorted(self.row_ids, ids, sorter=self._id_order)
+        return self._id_order[np.minimum(found, len(self._id_order) - 1)]
+
+
+def _in_chunks(conn: sqlite3.Connection, sql: str, qids: Sequence[str]) -> Iterator[sqlite3.Cursor]:
+    """Run ``sql``, whose ``{}`` stands for ``?, ?, ...``, over ``qids`` in chunks."""
+    for start in range(0, len(qids), QIDS_PER_STATEMENT):
+        chunk = qids[start:start + QIDS_PER_STATEMENT]
+        yield conn.execute(sql.format(", ".join("?" * len(chunk))), chunk)
+
+
+def _stored_rows(conn: sqlite3.Connection,
+                 qids: Sequence[str]) -> dict[str, tuple[str, list[bytes], bytes]]:
+    """For those of ``qids`` that are stored: (their JSON, question vectors, answer vector)."""
+    found = {qid: (data, [], b"") for cursor in _in_chunks(
+        conn, "SELECT qid, json FROM items WHERE qid IN ({})", qids) for qid, data in cursor}
+    if not found:
+        return found
+    present = list(found)
+    for cursor in _in_chunks(conn, "SELECT qid, vector FROM questions WHERE qid IN ({}) "
+                                   "ORDER BY qid, ordinal", present):
+        for qid, vector in cursor:
+            found[qid][1].append(vector)
+    for cursor in _in_chunks(conn, "SELECT qid, vector FROM answers WHERE qid IN ({})", present):
+        for qid, vector in cursor:
+            data, questions, _ = found[qid]
+            found[qid] = (data, questions, vector)
+    return found
+
+
+def _remove_items(conn: sqlite3.Connection, qids: Sequence[str]) -> int:
+    """Delete items, their rows and their keyword index entries; return how many existed.
+
+    ``qids`` must be distinct.
+    """
+    statements = [
+        "INSERT INTO questions_fts (questions_fts, rowid, text) "
+        "SELECT 'delete', id, text FROM questions WHERE qid IN ({})",
+        "DELETE FROM questions WHERE qid IN ({})",
+        *(f"INSERT INTO {name}_fts ({name}_fts, rowid, text) SELECT 'delete', id, text "
+          f"FROM answers WHERE field = '{name}' AND qid IN ({{}})"
+          for name in ("answers", "passages")),
+        "DELETE FROM answers WHERE qid IN ({})",
+    ]
+    for statement in statements:
+        for _ in _in_chunks(conn, statement, qids):
+            pass
+    return sum(cursor.rowcount
+               for cursor in _in_chunks(conn, "DELETE FROM items WHERE qid IN ({})", qids))
+
+
+class _WriteBatch:
+    """The items of one :meth:`SqliteStore.put` not yet written, and how to write them.
+
+    A batch is written with a few ``executemany`` calls: items, questions, answers and their
+    keyword index rows. Row ids are given here (counting on from the largest id in the
+    table; the write transaction excludes other writers), so the keyword index rows need no
+    read-back. Items already stored are removed first, found with one query per batch.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, dimension: int):
+        self.conn, self.dimension = conn, dimension
+        self.written = 0
+        self._items: dict[str, StoredItem] = {}  # by qid: a repeated qid, the last one wins
+        self._next_ids: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, stored: StoredItem) -> None:
+        """Queue one item; raises ValueError when its vectors have the wrong shape."""
+        item = stored.item
+        count = len(item.questions)
+        dimension = self.dimension
+        if (np.size(stored.question_vectors) != count * dimension
+                or np.size(stored.answer_vector) != dimension):
+            raise ValueError(
+                f"Item {item.qid}: expected {count} question vectors and one answer "
+                f"vector of {dimension} dimensions, got shapes "
+                f"{np.shape(stored.question_vectors)} and {np.shape(stored.answer_vector)}.")
+        self._items.pop(item.qid, None)  # keep the order of the last occurrence
+        self._items[item.qid] = stored
+        self.written += 1
+
+    def flush(self) -> None:
+        """Write the queued items, replacing stored ones with the same qid.
+
+        A stored item whose JSON and vectors are those queued is left as it is, so
+        re-importing unchanged content writes (almost) nothing.
+        """
+        if not self._items:
+            return
+        conn, dimension, batch = self.conn, self.dimension, list(self._items.values())
+        self._items = {}
+        items = [stored.item for stored in batch]
+        texts = [json.dumps(item.data, ensure_ascii=False) for item in items]
+        question_units = _unit_rows(np.concatenate(
+            [np.asarray(stored.question_vectors, dtype=np.float32).reshape(-1, dimension)
+             for stored in batch]), dimension)
+        question_bytes, start = [], 0
+        for item in items:
+            end = start + len(item.questions)
+            question_bytes.append([row.tobytes() for row in question_units[start:end]])
+            start = end
+        answer_bytes = [row.tobytes() for row in _unit_rows(
+            np.stack([np.asarray(stored.answer_vector, dtype=np.float32).reshape(-1)
+                      for stored in batch]), dimension)]
+
+        stored_rows = _stored_rows(conn, [item.qid for item in items])
+        changed = [n for n, item in enumerate(items)
+                   if stored_rows.get(item.qid) != (texts[n], question_bytes[n], answer_bytes[n])]
+        replaced = [items[n].qid for n in changed if items[n].qid in stored_rows]
+        if replaced:
+            _remove_items(conn, replaced)
+
+        next_ids = self._ids()
+        question_id, answer_id = next_ids["questions"], next_ids["answers"]
+        item_rows, question_rows, question_fts = [], [], []
+        answer_rows, answer_fts = [], {"answers": [], "passages": []}
+        for n in changed:
+            item = items[n]
+            qid = item.qid
+            item_rows.append((qid, item.kind, item.topic, ",".join(item.client_filter_values),
+                              texts[n]))
+            for ordinal, (text, vector) in enumerate(zip(item.questions, question_bytes[n],
+                                                         strict=True)):
+                question_rows.append((question_id, qid, ordinal, text, vector))
+                question_fts.append((question_id, text))
+                question_id += 1
+            answer_field = "answers" if item.kind == "qna" else "passages"
+            answer_rows.append((answer_id, qid, answer_field, item.answer, answer_bytes[n]))
+            answer_fts[answer_field].append((answer_id, item.answer))
+            answer_id += 1
+        next_ids["questions"], next_ids["answers"] = question_id, answer_id
+        conn.executemany(
+            "INSERT INTO items (qid, type, topic, client_filter, json) VALUES (?, ?, ?, ?, ?)",
+            item_rows)
+        conn.executemany(
+            "INSERT INTO questions (id, qid, ordinal, text, vector) VALUES (?, ?, ?, ?, ?)",
+            question_rows)
+        conn.executemany("INSERT INTO questions_fts (rowid, text) VALUES (?, ?)", question_fts)
+        conn.executemany(
+            "INSERT INTO answers (id, qid, field, text, vector) VALUES (?, ?, ?, ?, ?)",
+            answer_rows)
+        for answer_field, rows in answer_fts.items():
+            if rows:
+                conn.executemany(f"INSERT INTO {answer_field}_fts (rowid, text) VALUES (?, ?)",
+                                 rows)
+
+    def _ids(self) -> dict[str, int]:
+        """The next free row id of each table (read once per put)."""
+        if self._next_ids is None:
+            self._next_ids = {
+                table: self.conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}")
+                .fetchone()[0]
+                for table in ("questions", "answers")}
+        return self._next_ids
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced, so one whose thread ended is closed."""
+
+
+class SqliteStore:
+    """The :class:`~knowledge.store.Store` port over one SQLite file (created if missing).
+
+    Safe to share between threads: each thread uses its own connection (closed when the thread
+    ends, or by :meth:`close`), and the vector cache is replaced atomically. ``busy_timeout``
+    is how many seconds a write waits for another writer before raising :class:`StoreError`.
+
+    Example:
+        >>> store = SqliteStore(tmp_path / "knowledge.sqlite")  # doctest: +SKIP
+        >>> store.count()  # doctest: +SKIP
+        0
+    """
+
+    def __init__(self, path: Path, *, busy_timeout: float = 5.0):
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        # Weak: a thread-per-request server must not pile up connections of finished threads.
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._connections_lock = threading.Lock()
+        self._cache: dict[SearchField, _FieldVectors] = {}
+        self._cache_lock = threading.Lock()
+        # (generation, {(field, word): how many of the field's texts contain it})
+        self._term_stats: tuple[int, dict[tuple[SearchField, str], int]] = (-1, {})
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"Cannot create the folder of the knowledge base {self.path}: "
+                             f"{exc}. Set QNABOT_HOME to a writable folder.") from exc
+        self._initialise()
+
+    # -- connections and transactions ----------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                   check_same_thread=False, factory=_Connection)
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            raise self._error(exc, "open") from exc
+        with self._connections_lock:
+            self._connections.add(conn)
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def _initialise(self) -> None:
+        conn = self._connection()
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                self.close()
+                raise StoreError(
+                    f"The knowledge base {self.path} was written by a newer version of QnABot "
+                    f"(layout {version}, this version reads {SCHEMA_VERSION}). Upgrade QnABot, "
+                    f"or point QNABOT_HOME to another folder.")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            if version < SCHEMA_VERSION:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            self.close()
+            raise self._error(exc, "open") from exc
+
+    def _error(self, exc: sqlite3.Error, doing: str) -> StoreError:
+        """A :class:`StoreError` that says what went wrong with the file and what to do."""
+        message = str(exc).lower()
+        if "locked" in message or "busy" in message:
+            return StoreError(
+                f"Could not {doing} the knowledge base {self.path}: another process is writing "
+                f"to it (waited {self.busy_timeout:g} s). Wait for the running import or "
+                f"reindex to finish, then try again.")
+        if "not a database" in message or "malformed" in message or "corrupt" in message:
+            return StoreError(
+                f"{self.path} is not a readable QnABot knowledge base ({exc}). Move the file "
+                f"aside (or delete it), then import your items again; or set QNABOT_HOME to "
+                f"another folder.")
+        return StoreError(
+            f"Could not {doing} the knowledge base {self.path}: {exc}. Check that the file "
+            f"and its folder are writable and that the disk is not full.")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One consistent snapshot for a read (or the thread's own open write transaction)."""
+        conn = self._connection()
+        if conn.in_transaction:  # called from inside this thread's put(): see its writes
+            pending = getattr(self._local, "pending", None)
+            if pending is not None:
+                with self._translated("write to"):
+                    pending.flush()
+            with self._translated("read"):
+                yield conn
+            return
+        try:
+            with self._translated("read"):
+                conn.execute("BEGIN")
+                yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    @contextmanager
+    def _translated(self, doing: str) -> Iterator[None]:
+        """Turn SQLite errors of the statements inside into :class:`StoreError`."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._error(exc, doing) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction, rolled back if anything in it raises.
+
+        Errors raised inside pass through unchanged: wrap this store's statements in
+        :meth:`_translated`, so that a caller's own errors (an import's corrupt file, another
+        database's error) are never mistaken for this file's.
+        """
+        conn = self._connection()
+        if conn.in_transaction:
+            raise StoreError(f"A write to {self.path} is already running in this thread; "
+                             f"finish it before starting another.")
+        with self._translated("write to"):
+            conn.execute("BEGIN IMMEDIATE")
+        self._local.writing = True
+        try:
+            yield conn
+            with self._translated("write to"):
+                conn.execute("UPDATE meta SET generation = generation + 1 WHERE id = 1")
+                conn.execute("COMMIT")
+        except BaseException:
+            self._rollback(conn)
+            raise
+        finally:
+            self._local.writing = False
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        """Close every connection this store opened (in any thread)."""
+        with self._connections_lock:
+            connections = list(self._connections)
+            self._connections = weakref.WeakSet()
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+        self._cache = {}
+        self._term_stats = (-1, {})
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections are open (one per thread that used the store and still runs)."""
+        with self._connections_lock:
+            return len(self._connections)
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def index_info(self) -> IndexInfo | None:
+        """The model the stored vectors came from, or None for a never-written store."""
+        with self._read() as conn:
+            return self._index_info(conn)
+
+    @staticmethod
+    def _index_info(conn: sqlite3.Connection) -> IndexInfo | None:
+        model_id, dimension = conn.execute(
+            "SELECT model_id, dimension FROM meta WHERE id = 1").fetchone()
+        return None if model_id is None else IndexInfo(model_id, int(dimension))
+
+    def put(self, items: Iterable[StoredItem], *, replace_all: bool = False,
+            index: IndexInfo) -> int:
+        """Upsert ``items`` in one transaction; see :meth:`knowledge.store.Store.put`.
+
+        Items are written :data:`WRITE_BATCH` at a time (a few statements per batch, not per
+        item); a read from inside the import (by the iterator) first writes what is pending,
+        so it sees every item yielded so far. If iterating ``items`` raises, nothing is
+        written and the exception propagates.
+        """
+        with self._write() as conn:
+            with self._translated("write to"):
+                stored = self._index_info(conn)
+                if stored is not None and stored != index and not replace_all:
+                    raise DimensionMismatchError(stored, index)
+                if replace_all:
+                    self._remove_everything(conn)
+            batch = _WriteBatch(conn, index.dimension)
+            self._local.pending = batch
+            try:
+                for stored_item in items:  # the caller's errors propagate unchanged
+                    batch.add(stored_item)
+                    if len(batch) >= WRITE_BATCH:
+                        with self._translated("write to"):
+                            batch.flush()
+                with self._translated("write to"):
+                    batch.flush()
+                    conn.execute("UPDATE meta SET model_id = ?, dimension = ? WHERE id = 1",
+                                 (index.model_id, index.dimension))
+            finally:
+                self._local.pending = None
+        return batch.written
+
+    @staticmethod
+    def _remove_everything(conn: sqlite3.Connection) -> None:
+        for fts in ("questions_fts", "answers_fts", "passages_fts"):
+            conn.execute(f"INSERT INTO {fts} ({fts}) VALUES ('delete-all')")
+        for table in ("questions", "answers", "items"):
+            conn.execute(f"DELETE FROM {table}")
+
+    def delete(self, qids: Sequence[str]) -> int:
+        """Delete these items in one transaction; return how many existed."""
+        with self._write() as conn, self._translated("delete from"):
+            return _remove_items(conn, list(dict.fromkeys(qids)))
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get(self, qid: str) -> Item | None:
+        """The item with this qid, or None."""
+        return self.get_many([qid]).get(qid)
+
+    def get_many(self, qids: Sequence[str]) -> dict[str, Item]:
+        """The items with these qids (missing ones are left out)."""
+        if not qids:
+            return {}
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT qid, json FROM items WHERE qid IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(qids)),)).fetchall()
+        return {qid: Item(json.loads(data)) for qid, data in rows}
+
+    def list(self, *, qid_filter: str = "", prefix: bool = False, offset: int = 0,
+             limit: int = 100) -> ItemPage:
+        """Items sorted by qid whose qid contains (or starts with) ``qid_filter``.
+
+        The filter is plain, case-sensitive text: ``%``, ``_`` and ``*`` match only themselves.
+        """
+        if offset < 0 or limit < 0:
+            raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
+        where, params = "", ()
+        if qid_filter:
+            where = "WHERE instr(qid, ?) = 1" if prefix else "WHERE instr(qid, ?) > 0"
+            params = (qid_filter,)
+        with self._read() as conn:
+            total = conn.execute(f"SELECT count(*) FROM items {where}", params).fetchone()[0]
+            rows = conn.execute(
+                f"SELECT json FROM items {where} ORDER BY qid LIMIT ? OFFSET ?",
+                (*params, limit, offset)).fetchall()
+        return ItemPage(items=[Item(json.loads(data)) for (data,) in rows], total=total)
+
+    def iter_items(self) -> Iterator[Item]:
+        """Every item, sorted by qid, read a page at a time (no connection is held between
+        pages, so the caller may write while iterating)."""
+        last = None
+        while True:
+            with self._read() as conn:
+                rows = conn.execute(
+                    "SELECT qid, json FROM items WHERE ? IS NULL OR qid > ? ORDER BY qid LIMIT ?",
+                    (last, last, ITER_PAGE_SIZE)).fetchall()
+            for _, data in rows:
+                yield Item(json.loads(data))
+            if len(rows) < ITER_PAGE_SIZE:
+                return
+            last = rows[-1][0]
+
+    def count(self) -> int:
+        """How many items are stored."""
+        with self._read() as conn:
+            return conn.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    # -- search ---------------------------------------------------------------------------
+
+    def search(self, field: SearchField, *, vector: np.ndarray | None, text: str | None,
+               k: int, client_filter: str | None = None) -> list[FieldMatch]:
+        """The union of the ``k`` best items by vector and by keywords, with both scores.
+
+        See :meth:`knowledge.store.Store.search`. BM25 scores are positive, higher is better.
+        In a field of more than :data:`PRUNE_MIN_ROWS` texts, words found in more than
+        :data:`COMMON_WORD_SHARE` of them are not searched (like stopwords) unless every word
+        is that common.
+        """
+        words = query_words(text)
+        if k <= 0 or (vector is None and not words):
+            return []
+        with self._read() as conn:
+            generation = conn.execute("SELECT generation FROM meta WHERE id = 1").fetchone()[0]
+            table = self._field_vectors(conn, field, generation)
+            if not table.qids:
+                return []
+            keyword = self._keyword_hits(conn, field, table, words, generation)
+        allowed = table.allowed(client_filter)
+        keyword = {p: hit for p, hit in keyword.items() if allowed[p]}
+        best_keyword = heapq.nsmallest(k, keyword, key=lambda p: (-keyword[p][0], table.qids[p]))
+        if vector is None:
+            return [FieldMatch(table.qids[p], 0.0, keyword[p][0], table.texts[keyword[p][1]],
+                               table.topics[p]) for p in best_keyword]
+        return self._hybrid(table, vector, keyword, best_keyword, k, allowed)
+
+    @staticmethod
+    def _hybrid(table: _FieldVectors, vector: np.ndarray, keyword: dict[int, tuple[float, int]],
+                best_keyword: list[int], k: int, allowed: np.ndarray) -> list[FieldMatch]:
+        """The ``k`` best items by vector plus ``best_keyword``, each with both scores."""
+        query_vector = _unit(vector)
+        if query_vector.shape[0] != table.dimension:
+            raise ValueError(f"The query vector has {query_vector.shape[0]} dimensions but the "
+                             f"stored vectors have {table.dimension}.")
+        row_scores = _dot_rows(table.vectors, query_vector)
+        item_scores = np.maximum.reduceat(row_scores, table.starts)
+        candidates = np.flatnonzero(allowed)
+        if len(candidates) > k:
+            candidates = candidates[np.argpartition(-item_scores[candidates], k - 1)[:k]]
+        matches = []
+        for position in {*candidates.tolist(), *best_keyword}:
+            rows = table.item_rows(position)
+            matches.append(FieldMatch(
+                qid=table.qids[position],
+                vector_score=float(item_scores[position]),
+                keyword_score=keyword[position][0] if position in keyword else 0.0,
+                matched_text=table.texts[rows.start + int(np.argmax(row_scores[rows]))],
+                topic=table.topics[position],
+            ))
+        return sorted(matches, key=lambda m: (-m.vector_score, m.qid))
+
+    def _keyword_hits(self, conn: sqlite3.Connection, field: SearchField,
+                      table: _FieldVectors, words: list[str],
+                      generation: int) -> dict[int, tuple[float, int]]:
+        """Item position -> (best BM25, row of that text) for every item matching ``words``.
+
+        FTS5's ``bm25()`` is negative, lower is better; it is negated here. Rows are mapped to
+        items in memory, which is much faster than joining in SQL.
+        """
+        query = match_expression(
+            self._selective_words(conn, field, words, generation, total=len(table.texts)))
+        if query is None:
+            return {}
+        fts = _TABLES[field].fts
+        hits = conn.execute(f"SELECT rowid, bm25({fts}) FROM {fts} WHERE {fts} MATCH ?",
+                            (query,)).fetchall()
+        if not hits:
+            return {}
+        ids = np.fromiter((h[0] for h in hits), dtype=np.int64, count=len(hits))
+        scores = -np.fromiter((h[1] for h in hits), dtype=np.float64, count=len(hits))
+        rows = table.rows_of(ids)
+        items = table.row_items[rows]
+        order = np.lexsort((-scores, items))  # by item, best score first
+        first = np.flatnonzero(np.diff(items[order], prepend=-1))
+        best = order[first]
+        return {int(p): (float(sc), int(r))
+                for p, sc, r in zip(items[best], scores[best], rows[best], strict=True)}
+
+    def _selective_words(self, conn: sqlite3.Connection, field: SearchField,
+                         words: list[str], generation: int, total: int) -> list[str]:
+        """``words`` that occur in the field, without the very common ones in a big field.
+
+        Scoring BM25 costs time per matching text, and a word found in a large share of the
+        texts adds almost nothing to the ranking, so such words are left out (the rarest word
+        is always kept). Counts are cached until the next write.
+        """
+        if total <= PRUNE_MIN_ROWS:
+            return words
+        stats = self._term_stats
+        if (stats[0] != generation or getattr(self._local, "writing", False)
+                or len(stats[1]) > MAX_CACHED_WORDS):
+            stats = (generation, {})
+            if not getattr(self._local, "writing", False):
+                self._term_stats = stats
+        counts = stats[1]
+        fts = _TABLES[field].fts
+        for word in words:
+            if (field, word) not in counts:
+                counts[(field, word)] = conn.execute(
+                    f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
+                    (match_expression([word]),)).fetchone()[0]
+        found = sorted((counts[(field, w)], w) for w in words if counts[(field, w)] > 0)
+        limit = COMMON_WORD_SHARE * total
+        return [word for n, (df, word) in enumerate(found) if n == 0 or df <= limit]
+
+    def _field_vectors(self, conn: sqlite3.Connection, field: SearchField,
+                       generation: int) -> _FieldVectors:
+        """The field's vectors as of this read's snapshot, from the cache when it is current."""
+        if getattr(self._local, "writing", False):
+            # Inside this thread's own uncommitted write: never share what it sees.
+            return self._load_vectors(conn, field, generation)
+        cached = self._cache.get(field)
+        if cached is not None and cached.generation == generation:
+            return cached
+        with self._cache_lock:
+            cached = self._cache.get(field)
+            if cached is not None and cached.generation == generation:
+                return cached
+            table = self._load_vectors(conn, field, generation)
+            if cached is None or cached.generation < generation:
+                self._cache[field] = table
+            return table
+
+    def _load_vectors(self, conn: sqlite3.Connection, field: SearchField,
+                      generation: int) -> _FieldVectors:
+        tables = _TABLES[field]
+        if tables.answer_field is None:
+            rows = conn.execute(
+                "SELECT r.id, r.qid, r.text, r.vector, i.topic, i.client_filter "
+                "FROM questions r JOIN items i ON i.qid = r.qid ORDER BY r.qid, r.ordinal")
+        else:
+            rows = conn.execute(
+                "SELECT r.id, r.qid, r.text, r.vector, i.topic, i.client_filter "
+                "FROM answers r JOIN items i ON i.qid = r.qid WHERE r.field = ? ORDER BY r.qid",
+                (tables.answer_field,))
+        qids: list[str] = []
+        topics: list[str] = []
+        filters: list[tuple[str, ...]] = []
+        starts: list[int] = []
+        texts: list[str] = []
+        blobs: list[bytes] = []
+        ids: list[int] = []
+        for row_id, qid, row_text, blob, topic, client_filter in rows:
+            if not qids or qids[-1] != qid:
+                qids.append(qid)
+                topics.append(topic)
+                filters.append(tuple(client_filter.split(",")) if client_filter else ())
+                starts.append(len(texts))
+            ids.append(row_id)
+            texts.append(row_text)
+            blobs.append(blob)
+        index = self._index_info(conn)
+        dimension = index.dimension if index else 0
+        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension)
+        return _FieldVectors(generation, dimension, qids, topics, filters,
+                             np.asarray(starts, dtype=np.int64), vectors, texts,
+                             np.asarray(ids, dtype=np.int64))
