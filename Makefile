@@ -23,8 +23,7 @@ $(STAMP): requirements.lock requirements-nodeps.txt pyproject.toml
 
 # Load the demo content into $(QNABOT_HOME) and start the local server with the chat page.
 run: install
-	$(VENV)/bin/qnabot import data/demo/hct-qna.json data/demo/hct-passages.json
-	$(VENV)/bin/qnabot serve --host $(HOST) --port $(PORT)
+	$(VENV)/bin/qnabot serve --load-demo --host $(HOST) --port $(PORT)
 
 test: install
 	$(PY) -m pytest

@@ -95,30 +95,30 @@ REGISTRY: dict[str, Setting] = {
         # --- matching -------------------------------------------------------------------------
         _s("EMBEDDINGS_ENABLE", "bool", "true", "Matching",
            "Match with embeddings (keywords only when false)."),
-        _s("EMBEDDINGS_SCORE_THRESHOLD", "float", "0.60", "Matching",
-           "Lowest score for a question match (calibrated for the local model).",
+        _s("EMBEDDINGS_SCORE_THRESHOLD", "float", "0.95", "Matching",
+           "Lowest score for a question match (calibrated on data/eval for the local model).",
            minimum=0, maximum=2),
-        _s("EMBEDDINGS_SCORE_ANSWER_THRESHOLD", "float", "0.60", "Matching",
+        _s("EMBEDDINGS_SCORE_ANSWER_THRESHOLD", "float", "0.95", "Matching",
            "Lowest score for a match against answers.", minimum=0, maximum=2),
-        _s("EMBEDDINGS_TEXT_PASSAGE_SCORE_THRESHOLD", "float", "0.45", "Matching",
+        _s("EMBEDDINGS_TEXT_PASSAGE_SCORE_THRESHOLD", "float", "0.6", "Matching",
            "Lowest score for a match against text passages.", minimum=0, maximum=2),
         _s("ES_SCORE_ANSWER_FIELD", "bool", "false", "Matching",
            "When no question matches, also match against answers."),
         _s("ES_SCORE_TEXT_ITEM_PASSAGES", "bool", "true", "Matching",
            "When no question matches, match against text passages."),
-        _s("HYBRID_KEYWORD_WEIGHT", "float", "0.15", "Matching",
+        _s("HYBRID_KEYWORD_WEIGHT", "float", "0.1", "Matching",
            "Weight of keyword (BM25) evidence added to the embedding score; 0 = embeddings only.",
            minimum=0, maximum=1),
-        _s("ANSWER_SCORE_WEIGHT", "float", "0.5", "Matching",
+        _s("ANSWER_SCORE_WEIGHT", "float", "0.25", "Matching",
            "Weight of the answer's similarity to the question, added to question matches; "
            "0 = questions only.", minimum=0, maximum=2),
-        _s("MATCH_UNAMBIGUOUS_THRESHOLD", "float", "0.6", "Matching",
+        _s("MATCH_UNAMBIGUOUS_THRESHOLD", "float", "0.65", "Matching",
            "A question match below EMBEDDINGS_SCORE_THRESHOLD still answers when it scores at "
            "least this and clearly beats the runner-up.", minimum=0, maximum=3),
-        _s("MATCH_UNAMBIGUOUS_MARGIN", "float", "0.15", "Matching",
+        _s("MATCH_UNAMBIGUOUS_MARGIN", "float", "0.1", "Matching",
            "How far the top match must lead the runner-up to answer as unambiguous.",
            minimum=0, maximum=3),
-        _s("TOPIC_BOOST", "float", "0.05", "Matching",
+        _s("TOPIC_BOOST", "float", "0.2", "Matching",
            "Score added to items of the session topic.", minimum=0, maximum=1),
         _s("ES_MINIMUM_SHOULD_MATCH", "str", "2<75%", "Matching",
            "Keywords-only matching: share of the question's words an item must contain."),
@@ -322,8 +322,9 @@ class Settings:
         try:
             value = parse_value(setting, text)
         except SettingError:
-            value = None
-        if value is None and setting.type != "regex":
+            # Whatever the type: a broken REDACTING_REGEX must not switch redaction off.
+            return parse_value(setting, setting.default)
+        if value is None and setting.type != "regex":  # an empty regex stays empty: none
             return parse_value(setting, setting.default)
         return value
 

@@ -88,9 +88,10 @@ class ScriptedKB:
         for qid, stage, score in self.script[query]:
             item = self.store.get(qid)
             field = SearchField(stage)
+            threshold = settings.get(_THRESHOLDS[field])
             hits.append(Hit(item, field, score, score, 0.0, 0.0,
                             item.passage if field == SearchField.PASSAGES else item.questions[0],
-                            settings.get(_THRESHOLDS[field])))
+                            threshold, verdict="threshold" if score >= threshold else ""))
         return SearchResult(query=query, mode="hybrid", candidates=hits)
 
 
