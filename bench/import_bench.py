@@ -24,7 +24,8 @@ Run: ``.venv/bin/python bench/import_bench.py`` (options: ``--repeated 70000``,
 model instead of the local all-MiniLM-L6-v2, ``--only repeated``, ``--json``).
 
 Example:
-    >>> main(["--repeated", "2000", "--distinct", "500", "--embeddings", "hashing"])  # doctest: +SKIP
+    >>> main(["--repeated", "2000", "--distinct", "500",
+    ...       "--embeddings", "hashing"])  # doctest: +SKIP
     repeated cold            2,000 items ...
 """
 
@@ -84,7 +85,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
-def measure_file(label: str, items: int, distinct_questions: int, embeddings_name: str) -> list[dict]:
+def measure_file(label: str, items: int, distinct_questions: int,
+                 embeddings_name: str) -> list[dict]:
     """Import one generated file cold, warm and warm with replace_all; one dict per run."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -105,7 +107,8 @@ def measure_file(label: str, items: int, distinct_questions: int, embeddings_nam
             results.append({
                 "file": label, "run": run, "items": items, "questions": questions,
                 "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
-                "items_per_s": round(items / seconds), "questions_per_s": round(questions / seconds),
+                "items_per_s": round(items / seconds),
+                "questions_per_s": round(questions / seconds),
                 "cache_misses": report.cache_misses, "peak_rss_mb": round(peak_rss_mb()),
             })
         store.close()

@@ -21,6 +21,8 @@ import os
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -101,14 +103,23 @@ def save_session(session_id: str, attributes: dict[str, str]) -> None:
 # --- the handler -----------------------------------------------------------------------------
 
 
-def _quiet_logs(verbose: bool) -> None:
-    """Turn log records go to stderr (only with --verbose), never into the printed answer."""
+@contextmanager
+def turn_logs_to_stderr(verbose: bool) -> Iterator[None]:
+    """While a command runs, turn log records go to stderr (only with --verbose), never into
+    the printed answer; the handler's logger is restored afterwards."""
     from fulfillment.handler import logger
 
-    for handler in logger.handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.stream = sys.stderr  # not setStream: the old stream may be closed
+    streams = [(h, h.stream) for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+    level = logger.level
+    for handler, _ in streams:
+        handler.stream = sys.stderr  # not setStream: the old stream may be closed
     logger.setLevel(logging.INFO if verbose else logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        for handler, stream in streams:
+            handler.stream = stream
 
 
 def ask_once(question: str, session_id: str, channel: str,
@@ -153,7 +164,11 @@ def run_ask(args: argparse.Namespace) -> int:
     if not args.question.strip():
         raise CommandError("the question is empty; say what to ask, e.g. "
                            'qnabot ask "What is an Amazon Echo Show"')
-    _quiet_logs(args.verbose)
+    with turn_logs_to_stderr(args.verbose):
+        return _ask(args)
+
+
+def _ask(args: argparse.Namespace) -> int:
     session_id = args.session or f"cli-{uuid.uuid4().hex[:12]}"
     attributes = load_session(session_id) if args.session else {}
     response, turn = ask_once(args.question, session_id, args.channel, attributes)
@@ -168,7 +183,11 @@ def run_ask(args: argparse.Namespace) -> int:
 
 def run_chat(args: argparse.Namespace) -> int:
     """``qnabot chat``: read questions from stdin until end of file or ``/quit``."""
-    _quiet_logs(args.verbose)
+    with turn_logs_to_stderr(args.verbose):
+        return _chat(args)
+
+
+def _chat(args: argparse.Namespace) -> int:
     session_id = args.session or f"chat-{uuid.uuid4().hex[:12]}"
     attributes = load_session(session_id) if args.session else {}
     interactive = sys.stdin.isatty()

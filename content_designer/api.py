@@ -211,7 +211,7 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
     def other_model(exc: DimensionMismatchError) -> Response[dict[str, Any]]:
         return error(409, str(exc))
 
-    @app.exception_handler((StoreError, EmbeddingsError))
+    @app.exception_handler([StoreError, EmbeddingsError])  # a list: Powertools ignores tuples
     def unavailable(exc: Exception) -> Response[dict[str, Any]]:
         return error(503, str(exc))
 

@@ -1,9 +1,10 @@
-"""Ask every question and check it finds its own item: the "test all" job and ``qnabot eval``.
+"""Ask every question and check it finds its own item: the designer's "test all" job.
 
 A :class:`LabeledQuestion` pairs a question with the qid that should answer it. :func:`evaluate`
-runs each through a search function (the bot's own matching, see
-:func:`knowledge_base_search`) and reports which found their qid. It is pure: no I/O, no
-settings of its own, so the designer's job and the CLI share it.
+runs each through a search function and reports which found their qid. The job's search
+function, :func:`knowledge_base_search`, asks each question as a new Lex conversation through
+the fulfillment handler's steps with :class:`fulfillment.evaluation.ConversationRunner`, the
+same runner ``qnabot eval`` uses, so "test all" and ``qnabot eval`` answer alike.
 
 Example:
     >>> cases = [LabeledQuestion("Hello", "Hi.1"), LabeledQuestion("Bye", "Bye.1")]
@@ -18,11 +19,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fulfillment.evaluation import ConversationRunner
+from knowledge.evaluation import Conversation, EvalTurn, Expected
 from knowledge.items import Item
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import Settings
 
-#: What a search returns for evaluation: (best qid, its score, its stage), or None for no hit.
+#: What a search returns for evaluation: (qid answered, its score, its source: ``qna`` or
+#: ``text``), or None when the bot gave no answer from the knowledge base.
 Found = tuple[str, float, str] | None
 SearchFunction = Callable[[str], Found]
 
@@ -43,7 +47,7 @@ class Outcome:
     expected_qid: str
     found_qid: str | None
     score: float | None
-    stage: str | None
+    stage: str | None  # where the answer came from: qna or text (kept name for the API)
 
     @property
     def ok(self) -> bool:
@@ -99,10 +103,20 @@ def labeled_from_json(value: Any) -> list[LabeledQuestion]:
 
 
 def knowledge_base_search(kb: KnowledgeBase, settings: Settings) -> SearchFunction:
-    """The bot's matching (same cascade, thresholds and settings) as a :data:`SearchFunction`."""
+    """The bot's answer to a question asked as a new conversation, as a :data:`SearchFunction`.
+
+    The question goes through the fulfillment turn pipeline over ``kb`` with ``settings``
+    (cascade, thresholds, no_hits; no LLM), by the runner ``qnabot eval`` uses.
+    """
+    runner = ConversationRunner.over(kb, settings)
+
     def search(question: str) -> Found:
-        best = kb.search(question, settings).best
-        return (best.item.qid, best.score, best.stage.value) if best else None
+        conversation = Conversation("test-all", "", (EvalTurn(question, Expected()),))
+        outcome = runner.run([conversation])[0]
+        if outcome.qid is None:
+            return None
+        return outcome.qid, outcome.score if outcome.score is not None else 0.0, \
+            outcome.source or ""
     return search
 
 

@@ -3,7 +3,7 @@
 :func:`lambda_handler` resolves API Gateway (REST, proxy integration) events with the one app
 of :mod:`content_designer.api`. API Gateway's Cognito authorizer guards the admin routes and
 the app checks its claims again. Jobs go to the stack's import/export bucket
-(:class:`knowledge.jobs_s3.S3JobQueue`), where the import/export Lambda runs them; feedback is
+(:class:`content_designer.jobs_s3.S3JobQueue`), where the import/export Lambda runs them; feedback is
 kept in the same bucket (:class:`content_designer.feedback_s3.S3FeedbackLog`).
 
 Environment: :mod:`knowledge.backends`'s variables, plus ``IMPORT_EXPORT_BUCKET``. Everything
@@ -38,7 +38,7 @@ LAMBDA_HOME = Path("/tmp/qnabot")
 @cache
 def services() -> DesignerServices:
     """The services of this container (the OpenSearch knowledge base, in AWS)."""
-    from knowledge.jobs_s3 import S3JobQueue
+    from content_designer.jobs_s3 import S3JobQueue
 
     bucket = os.environ.get("IMPORT_EXPORT_BUCKET", "").strip()
     if not bucket:

@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from fulfillment.aws import aws_client
 from fulfillment.model import Answer, Request
 from fulfillment.render import fit_card
+from knowledge.aws import aws_client
 from knowledge.items import Button, Card, Item
 from knowledge.settings import Settings
 

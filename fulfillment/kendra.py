@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fulfillment.aws import aws_client
 from fulfillment.retrieval import RetrievalError, RetrievedPassage
+from knowledge.aws import aws_client
 from knowledge.settings import Settings
 
 #: Kendra accepts query texts of at most 1000 characters.

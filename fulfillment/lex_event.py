@@ -61,7 +61,7 @@ def clean_text(text: str, limit: int = MAX_TRANSCRIPT_CHARS) -> str:
     >>> clean_text("  Hi\\x00 there\\n ")
     'Hi there'
     """
-    text = text.encode("utf-8", "replace").decode("utf-8", "replace")
+    text = _valid_unicode(text)
     text = "".join(
         " " if ch in "\t\r\n" else ch
         for ch in text
@@ -78,17 +78,26 @@ def parse_attribute_values(attributes: Mapping[str, Any]) -> dict[str, Any]:
             try:
                 parsed[name] = json.loads(value)
                 continue
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
                 pass
         parsed[name] = value
     return parsed
 
 
+def _valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates replaced, so that it can be sent back as UTF-8."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _string_map(value: Any) -> dict[str, str]:
-    """A mapping of strings, dropping anything else (Lex only ever sends strings)."""
+    """A mapping of strings, dropping anything else (Lex only ever sends strings).
+
+    Names and values are made valid Unicode: they are echoed back to Lex.
+    """
     if not isinstance(value, Mapping):
         return {}
-    return {str(k): v for k, v in value.items() if isinstance(v, str)}
+    return {_valid_unicode(str(k)): _valid_unicode(v) for k, v in value.items()
+            if isinstance(v, str)}
 
 
 def parse_event(event: Any) -> Request:
@@ -110,7 +119,7 @@ def parse_event(event: Any) -> Request:
     intent = state.get("intent") or {}
     if not isinstance(intent, Mapping):
         intent = {}
-    intent_name = intent.get("name") if isinstance(intent.get("name"), str) else ""
+    intent_name = _valid_unicode(intent["name"]) if isinstance(intent.get("name"), str) else ""
     bot = event.get("bot") if isinstance(event.get("bot"), Mapping) else {}
     raw_attributes = _string_map(state.get("sessionAttributes"))
     request_attributes = _string_map(event.get("requestAttributes"))

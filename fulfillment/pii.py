@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from fulfillment.aws import aws_client
+from knowledge.aws import aws_client
 
 #: Lowest Comprehend confidence that counts as a finding.
 MIN_SCORE = 0.5

@@ -316,21 +316,21 @@ def _top(evidence: dict[SearchField, tuple[int, bool, list[_Candidate]]], params
     for stage in params.stages:
         n_words, has_answers, candidates = evidence[stage]
         use_answers = has_answers and params.uses_answers
-        best: tuple[bool, float, str] | None = None  # (not exact, -score, qid): smallest wins
-        runner_up: tuple[bool, float, str] | None = None
+        best: tuple[bool, float, str, float] | None = None  # (not exact, -score, qid, boost)
+        raw = []  # every candidate's score without the topic boost
         for qid, vector_score, answer_score, coverage, item_topic, exact in candidates:
             boost = params.topic_boost if topic and item_topic == topic else 0.0
             score = fuse(vector_score, answer_score if use_answers else 0.0, coverage, boost,
                          params)
-            key = (not exact, -score, qid)
-            if best is None or key < best:
-                best, runner_up = key, best
-            elif runner_up is None or key < runner_up:
-                runner_up = key
+            raw.append((score - boost, qid))
+            key = (not exact, -score, qid, boost)
+            if best is None or key[:3] < best[:3]:
+                best = key
         if best is None:
             continue
-        if params.verdict(-best[1], -runner_up[1] if runner_up else None,
-                          params.threshold(stage, n_words), not best[0]):
+        others = [value for value, qid in raw if qid != best[2]]
+        lead = (-best[1] - best[3]) - max(others) if others else None
+        if params.verdict(-best[1], lead, params.threshold(stage, n_words), not best[0]):
             return best[2], stage, -best[1]
     return None
 

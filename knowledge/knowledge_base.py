@@ -15,7 +15,7 @@ from itertools import islice
 
 import numpy as np
 
-from knowledge.embeddings.base import Embeddings
+from knowledge.embeddings.base import Embeddings, InputType
 from knowledge.items import Item
 from knowledge.matching import Matcher, MatchMode, SearchResult
 from knowledge.settings import Settings
@@ -23,6 +23,9 @@ from knowledge.store import DimensionMismatchError, IndexInfo, Store, StoredItem
 
 #: Items embedded and written per batch during imports.
 BATCH_SIZE = 256
+#: Vectors kept in memory during one import, so a text repeated across batches is embedded
+#: (or looked up in the embeddings cache) once: 16 MB, 10,000 vectors of 384 dimensions.
+MEMO_BYTES = 16 * 2**20
 
 
 def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -30,6 +33,21 @@ def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+class _Memo:
+    """Vectors by (input type, text), for one import; holds at most ``limit`` of them."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._vectors: dict[tuple[str, str], np.ndarray] = {}
+
+    def get(self, key: tuple[str, str]) -> np.ndarray | None:
+        return self._vectors.get(key)
+
+    def add(self, key: tuple[str, str], vector: np.ndarray) -> None:
+        if len(self._vectors) < self.limit:
+            self._vectors[key] = vector
 
 
 class KnowledgeBase:
@@ -53,11 +71,14 @@ class KnowledgeBase:
 
     def embed_items(self, items: Sequence[Item]) -> list[StoredItem]:
         """Embed the questions and answers of ``items``, each distinct text once."""
+        return self._embed_items(items, _Memo(0))
+
+    def _embed_items(self, items: Sequence[Item], memo: _Memo) -> list[StoredItem]:
         question_lists = [item.questions for item in items]
         answers = [item.answer for item in items]
         q_matrix, q_rows = self._embed_unique(
-            [q for questions in question_lists for q in questions], "q")
-        a_matrix, a_rows = self._embed_unique(answers, "a")
+            [q for questions in question_lists for q in questions], "q", memo)
+        a_matrix, a_rows = self._embed_unique(answers, "a", memo)
         # One gather for the whole batch; each item's vectors are a slice of it.
         q_vectors = q_matrix[q_rows]
         result, start = [], 0
@@ -68,13 +89,32 @@ class KnowledgeBase:
             start = end
         return result
 
-    def _embed_unique(self, texts: list[str], input_type) -> tuple[np.ndarray, list[int]]:
-        """The vectors of the distinct ``texts`` (sorted), and each text's row among them."""
+    def _embed_unique(self, texts: list[str], input_type: InputType,
+                      memo: _Memo) -> tuple[np.ndarray, list[int]]:
+        """The vectors of the distinct ``texts`` (sorted), and each text's row among them.
+
+        Texts in ``memo`` (seen earlier in the same import) are not looked up again.
+        """
         distinct = sorted(set(texts))
-        if distinct:
-            vectors = np.asarray(self.embeddings.embed(distinct, input_type), dtype=np.float32)
-        else:
-            vectors = np.zeros((0, self.embeddings.dimension), dtype=np.float32)
+        vectors = np.empty((len(distinct), self.embeddings.dimension), dtype=np.float32)
+        missing = []
+        for row, text in enumerate(distinct):
+            known = memo.get((input_type, text))
+            if known is None:
+                missing.append(row)
+            else:
+                vectors[row] = known
+        if missing:
+            fresh = np.asarray(
+                self.embeddings.embed([distinct[row] for row in missing], input_type))
+            if fresh.shape != (len(missing), vectors.shape[1]):
+                raise ValueError(
+                    f"The embeddings model {self.embeddings.model_id} returned vectors of shape "
+                    f"{fresh.shape} for {len(missing)} texts, not {vectors.shape[1]} dimensions "
+                    f"each; check the embeddings settings.")
+            vectors[missing] = fresh
+            for row in missing:
+                memo.add((input_type, distinct[row]), vectors[row].copy())
         row_of = {text: row for row, text in enumerate(distinct)}
         return vectors, [row_of[text] for text in texts]
 
@@ -84,14 +124,16 @@ class KnowledgeBase:
 
         With ``replace_all`` the knowledge base holds exactly these items afterwards (and may
         switch to a new embeddings model). ``on_stored`` is called with each batch's size, for
-        progress bars.
+        progress bars. A text repeated across the import is embedded (or looked up in the
+        embeddings cache) once, up to :data:`MEMO_BYTES` of vectors.
         """
         if not replace_all:
             self.check_index()
+        memo = _Memo(MEMO_BYTES // (4 * self.embeddings.dimension))
 
         def stored_items() -> Iterator[StoredItem]:
             for batch in batched(items, BATCH_SIZE):
-                yield from self.embed_items(batch)
+                yield from self._embed_items(batch, memo)
                 if on_stored:
                     on_stored(len(batch))
 

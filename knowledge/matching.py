@@ -225,19 +225,19 @@ class MatchParams:
             return minimum_should_match(self.minimum_should_match, query_word_count)
         return dict(self.thresholds)[stage]
 
-    def verdict(self, score: float, runner_up: float | None, threshold: float,
-                exact: bool) -> str:
+    def verdict(self, score: float, lead: float | None, threshold: float, exact: bool) -> str:
         """Why the top candidate of a stage may answer ("" when it may not).
 
-        ``runner_up`` is the next candidate's score (None when there is none).
+        ``lead`` is how far its evidence, without the topic boost, is ahead of the best other
+        candidate's (None when there is no other): the topic breaks ties between follow-ups,
+        it must not make a clear change of subject look ambiguous.
         """
         if exact:
             return "exact"
         if score >= threshold:
             return "threshold"
         if (self.mode != "keywords" and score >= self.unambiguous_threshold
-                and score - (runner_up if runner_up is not None else 0.0)
-                >= self.unambiguous_margin):
+                and (lead is None or lead >= self.unambiguous_margin)):
             return "unambiguous"
         return ""
 
@@ -294,9 +294,12 @@ def score_stage(stage: SearchField, query: str, matches: list[FieldMatch],
     scored.sort(key=lambda s: (not s[6], -s[2], s[1].qid))
     hits = []
     for rank, (match, item, score, coverage, answer, boost, exact) in enumerate(scored):
-        runner_up = scored[rank + 1][2] if rank + 1 < len(scored) else None
-        verdict = (params.verdict(score, runner_up, threshold, exact) if rank == 0
-                   else ("exact" if exact else "threshold" if score >= threshold else ""))
+        if rank == 0:
+            others = [s[2] - s[5] for s in scored[1:]]
+            lead = (score - boost) - max(others) if others else None
+            verdict = params.verdict(score, lead, threshold, exact)
+        else:
+            verdict = "exact" if exact else "threshold" if score >= threshold else ""
         hits.append(Hit(item, stage, score, match.vector_score, coverage, boost,
                         match.matched_text, threshold, answer, exact, verdict))
     return hits

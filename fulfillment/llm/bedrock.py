@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fulfillment.aws import aws_client
 from fulfillment.llm.base import Generation, LLMError, Prompt
+from knowledge.aws import aws_client
 from knowledge.settings import Settings
 
 _INFERENCE_KEYS = {

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.aws import aws_client
 from knowledge.embeddings.base import EmbeddingsError, InputType, normalize_rows
 
 TITAN_V2 = "amazon.titan-embed-text-v2:0"
@@ -80,13 +81,9 @@ class BedrockEmbeddings:
         """The ``bedrock-runtime`` client, built on first use."""
         with self._client_lock:
             if self._client is None:
-                import boto3
-                from botocore.config import Config
-
-                config = Config(retries={"mode": "adaptive", "max_attempts": RETRY_ATTEMPTS},
-                                read_timeout=self.read_timeout, connect_timeout=10)
-                self._client = boto3.client("bedrock-runtime", region_name=self.region_name,
-                                            config=config)
+                self._client = aws_client("bedrock-runtime", read_timeout=self.read_timeout,
+                                          connect_timeout=10, max_attempts=RETRY_ATTEMPTS,
+                                          region=self.region_name)
             return self._client
 
     def embed(self, texts: Sequence[str], input_type: InputType = "q") -> np.ndarray:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.aws import aws_client
 from knowledge.embeddings.base import EmbeddingsError, InputType, normalize_rows
 
 #: Retries after the first attempt (botocore's ``max_attempts``), with adaptive back-off.
@@ -78,13 +79,9 @@ class LambdaEmbeddings:
         """The ``lambda`` client, built on first use."""
         with self._client_lock:
             if self._client is None:
-                import boto3
-                from botocore.config import Config
-
-                config = Config(retries={"mode": "adaptive", "max_attempts": RETRY_ATTEMPTS},
-                                read_timeout=self.read_timeout, connect_timeout=10)
-                self._client = boto3.client("lambda", region_name=self.region_name,
-                                            config=config)
+                self._client = aws_client("lambda", read_timeout=self.read_timeout,
+                                          connect_timeout=10, max_attempts=RETRY_ATTEMPTS,
+                                          region=self.region_name)
             return self._client
 
     def embed(self, texts: Sequence[str], input_type: InputType = "q") -> np.ndarray:

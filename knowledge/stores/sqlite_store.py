@@ -19,6 +19,10 @@ words found in more than 5% of the texts are not searched: they add almost nothi
 and would make every search score most of the texts. Vector scores are the best cosine over an
 item's texts (``np.maximum.reduceat`` over rows grouped by item); top-k by ``argpartition``.
 
+Writes: :meth:`SqliteStore.put` writes items in batches of :data:`WRITE_BATCH`, a few
+``executemany`` statements per batch; items whose JSON and vectors are already stored are
+left untouched, so re-importing unchanged content costs a few reads per batch.
+
 Concurrency: every thread gets its own connection. Each write is one ``BEGIN IMMEDIATE``
 transaction, so readers (in other threads or processes) see the old or the new content, never
 a mix, and each read runs in one snapshot. A second writer waits up to ``busy_timeout``
@@ -234,30 +238,30 @@ class _FieldVectors:
         return self._id_order[np.minimum(found, len(self._id_order) - 1)]
 
 
-def _in_chunks(conn: sqlite3.Connection, sql: str, qids: Sequence[str]) -> Iterator[sqlite3.Cursor]:
+def _in_chunks(conn: sqlite3.Connection, sql: str,
+               qids: Sequence[str]) -> Iterator[sqlite3.Cursor]:
     """Run ``sql``, whose ``{}`` stands for ``?, ?, ...``, over ``qids`` in chunks."""
     for start in range(0, len(qids), QIDS_PER_STATEMENT):
         chunk = qids[start:start + QIDS_PER_STATEMENT]
         yield conn.execute(sql.format(", ".join("?" * len(chunk))), chunk)
 
 
-def _stored_rows(conn: sqlite3.Connection,
-                 qids: Sequence[str]) -> dict[str, tuple[str, list[bytes], bytes]]:
-    """For those of ``qids`` that are stored: (their JSON, question vectors, answer vector)."""
-    found = {qid: (data, [], b"") for cursor in _in_chunks(
+def _stored_json(conn: sqlite3.Connection, qids: Sequence[str]) -> dict[str, str]:
+    """The stored JSON of those of ``qids`` that are stored."""
+    return {qid: data for cursor in _in_chunks(
         conn, "SELECT qid, json FROM items WHERE qid IN ({})", qids) for qid, data in cursor}
-    if not found:
-        return found
-    present = list(found)
+
+
+def _stored_vectors(conn: sqlite3.Connection,
+                    qids: Sequence[str]) -> dict[str, tuple[list[bytes], bytes]]:
+    """The stored question vectors (in order) and answer vector of each of ``qids``."""
+    questions: dict[str, list[bytes]] = {qid: [] for qid in qids}
     for cursor in _in_chunks(conn, "SELECT qid, vector FROM questions WHERE qid IN ({}) "
-                                   "ORDER BY qid, ordinal", present):
+                                   "ORDER BY qid, ordinal", qids):
         for qid, vector in cursor:
-            found[qid][1].append(vector)
-    for cursor in _in_chunks(conn, "SELECT qid, vector FROM answers WHERE qid IN ({})", present):
-        for qid, vector in cursor:
-            data, questions, _ = found[qid]
-            found[qid] = (data, questions, vector)
-    return found
+            questions[qid].append(vector)
+    return {qid: (questions[qid], vector) for cursor in _in_chunks(
+        conn, "SELECT qid, vector FROM answers WHERE qid IN ({})", qids) for qid, vector in cursor}
 
 
 def _remove_items(conn: sqlite3.Connection, qids: Sequence[str]) -> int:
@@ -287,7 +291,9 @@ class _WriteBatch:
     A batch is written with a few ``executemany`` calls: items, questions, answers and their
     keyword index rows. Row ids are given here (counting on from the largest id in the
     table; the write transaction excludes other writers), so the keyword index rows need no
-    read-back. Items already stored are removed first, found with one query per batch.
+    read-back. Stored items with the same qids are found with one query per batch and
+    removed first, except those whose JSON and vectors are unchanged, which are kept as
+    they are.
     """
 
     def __init__(self, conn: sqlite3.Connection, dimension: int):
@@ -338,10 +344,13 @@ class _WriteBatch:
             np.stack([np.asarray(stored.answer_vector, dtype=np.float32).reshape(-1)
                       for stored in batch]), dimension)]
 
-        stored_rows = _stored_rows(conn, [item.qid for item in items])
+        stored_json = _stored_json(conn, [item.qid for item in items])
+        same_json = [item.qid for item, text in zip(items, texts, strict=True)
+                     if stored_json.get(item.qid) == text]
+        same_vectors = _stored_vectors(conn, same_json) if same_json else {}
         changed = [n for n, item in enumerate(items)
-                   if stored_rows.get(item.qid) != (texts[n], question_bytes[n], answer_bytes[n])]
-        replaced = [items[n].qid for n in changed if items[n].qid in stored_rows]
+                   if same_vectors.get(item.qid) != (question_bytes[n], answer_bytes[n])]
+        replaced = [items[n].qid for n in changed if items[n].qid in stored_json]
         if replaced:
             _remove_items(conn, replaced)
 
@@ -598,6 +607,9 @@ class SqliteStore:
                     raise DimensionMismatchError(stored, index)
                 if replace_all:
                     self._remove_everything(conn)
+                # First, so that a read from inside the import knows the vectors' model.
+                conn.execute("UPDATE meta SET model_id = ?, dimension = ? WHERE id = 1",
+                             (index.model_id, index.dimension))
             batch = _WriteBatch(conn, index.dimension)
             self._local.pending = batch
             try:
@@ -608,8 +620,6 @@ class SqliteStore:
                             batch.flush()
                 with self._translated("write to"):
                     batch.flush()
-                    conn.execute("UPDATE meta SET model_id = ?, dimension = ? WHERE id = 1",
-                                 (index.model_id, index.dimension))
             finally:
                 self._local.pending = None
         return batch.written

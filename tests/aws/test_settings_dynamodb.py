@@ -69,7 +69,7 @@ def test_seeding_lists_every_setting_without_touching_overrides(dynamodb):
     assert repo.seed_defaults() == len(REGISTRY)
     assert dynamodb.scan(TableName=TABLE, Select="COUNT")["Count"] == len(REGISTRY)
     assert repo.overrides() == {"EMPTYMESSAGE": "Sorry!"}
-    assert row(dynamodb, "TOPIC_BOOST")["DefaultValue"] == {"S": "0.05"}
+    assert row(dynamodb, "TOPIC_BOOST")["DefaultValue"] == {"S": REGISTRY["TOPIC_BOOST"].default}
 
 
 def test_many_overrides_are_saved_in_transactions_of_at_most_100(dynamodb, monkeypatch):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cli import main as cli_main
+from knowledge.settings import REGISTRY
 from tests.cli.conftest import FIXTURES
 
 BLOG = FIXTURES / "blog-samples-final.json"
@@ -198,7 +199,7 @@ def test_settings_set_get_and_reset_one(qnabot):
     assert qnabot("settings", "get", "EMBEDDINGS_SCORE_THRESHOLD").out == "0.7\n"
 
     assert qnabot("settings", "reset", "EMBEDDINGS_SCORE_THRESHOLD").code == 0
-    assert qnabot("settings", "get", "EMBEDDINGS_SCORE_THRESHOLD").out == "0.60\n"
+    assert qnabot("settings", "get", "EMBEDDINGS_SCORE_THRESHOLD").out == REGISTRY["EMBEDDINGS_SCORE_THRESHOLD"].default + "\n"
 
 
 def test_an_override_set_to_empty_stays_empty(qnabot):
@@ -244,16 +245,16 @@ def test_a_refused_value_is_not_saved(qnabot):
 
 
 def test_settings_list_shows_value_default_category_and_marks_overrides(qnabot):
-    qnabot("settings", "set", "TOPIC_BOOST", "0.2")
+    qnabot("settings", "set", "TOPIC_BOOST", "0.33")
 
     table = qnabot("settings", "list", "--category", "matching").out
     listing = json.loads(qnabot("settings", "list", "--json").out)
 
     row = next(line for line in table.splitlines() if "TOPIC_BOOST" in line)
-    assert row.split() == ["*", "TOPIC_BOOST", "0.2", "0.05", "Matching"]
+    assert row.split() == ["*", "TOPIC_BOOST", "0.33", REGISTRY["TOPIC_BOOST"].default, "Matching"]
     assert "LLM_QA_ENABLE" not in table
     entry = next(e for e in listing if e["name"] == "TOPIC_BOOST")
-    assert entry == {**entry, "value": "0.2", "default": "0.05", "category": "Matching",
+    assert entry == {**entry, "value": "0.33", "default": REGISTRY["TOPIC_BOOST"].default, "category": "Matching",
                      "overridden": True}
 
 
@@ -262,7 +263,7 @@ def test_settings_list_shows_value_default_category_and_marks_overrides(qnabot):
 
 def test_info_shows_home_counts_index_and_overrides(qnabot, home):
     qnabot("import", BLOG, PASSAGES)
-    qnabot("settings", "set", "TOPIC_BOOST", "0.2")
+    qnabot("settings", "set", "TOPIC_BOOST", "0.33")
 
     info = json.loads(qnabot("info", "--json").out)
     text = qnabot("info").out

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from knowledge.settings import REGISTRY
 from tests.content_designer.cdp import Browser, find_chromium, poll
 from tests.content_designer.conftest import FIXTURES
 
@@ -113,9 +114,7 @@ def last_answer(browser: Browser) -> dict:
 
 def test_chat_page_answers_a_question_and_a_card_button_asks_the_next(server, browser):
     browser.open(server.url + "/chat")
-    # A paraphrase; the tutorial's "...the Alexa device with the screen" scores 0.52 with the
-    # local model, under the default threshold (0.60): a matching calibration question.
-    browser.type("#question", "Tell me about the Echo Show")
+    browser.type("#question", "Tell me about the Alexa device with the screen")
     browser.click("#send")
     browser.wait_for("document.querySelectorAll('.turn.bot').length === 1", timeout=60,
                      what="the first answer")
@@ -200,9 +199,10 @@ def test_designer_imports_a_file_and_changes_then_resets_a_threshold(server, bro
     browser.screenshot(SCREENSHOTS / "designer-setting-changed.png")
 
     browser.click("[data-reset='EMBEDDINGS_SCORE_THRESHOLD']")
-    browser.wait_for(f"document.querySelector('{field}').value === '0.60'",
+    default = REGISTRY["EMBEDDINGS_SCORE_THRESHOLD"].default
+    browser.wait_for(f"document.querySelector('{field}').value === '{default}'",
                      what="the threshold back at its default")
-    assert _threshold(server) == ("0.60", False)
+    assert _threshold(server) == (default, False)
     browser.screenshot(SCREENSHOTS / "designer-setting-reset.png")
 
     browser.click("[data-tab='test']")

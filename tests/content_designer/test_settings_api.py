@@ -13,7 +13,8 @@ def test_every_setting_is_listed_with_default_value_and_category(client):
     settings = client.get("/settings").json()["settings"]
     assert [s["name"] for s in settings] == list(REGISTRY)
     threshold = next(s for s in settings if s["name"] == "EMBEDDINGS_SCORE_THRESHOLD")
-    assert threshold.items() >= {"default": "0.60", "value": "0.60", "category": "Matching",
+    default = REGISTRY["EMBEDDINGS_SCORE_THRESHOLD"].default
+    assert threshold.items() >= {"default": default, "value": default, "category": "Matching",
                                  "type": "float", "overridden": False, "minimum": 0}.items()
 
 
@@ -45,10 +46,10 @@ def test_out_of_range_and_invalid_regex_values_are_refused(client):
 
 
 def test_reset_one_setting_then_all(client):
-    client.put("/settings", {"TOPIC_BOOST": "0.2", "MATCH_CANDIDATES": "30"})
+    client.put("/settings", {"TOPIC_BOOST": "0.33", "MATCH_CANDIDATES": "30"})
     assert client.post("/settings/reset", {"names": ["TOPIC_BOOST"]}).json() == {
         "reset": ["TOPIC_BOOST"]}
-    assert setting(client, "TOPIC_BOOST")["value"] == "0.05"
+    assert setting(client, "TOPIC_BOOST")["value"] == REGISTRY["TOPIC_BOOST"].default
     assert setting(client, "MATCH_CANDIDATES")["value"] == "30"
     assert client.post("/settings/reset", {}).json() == {"reset": "all"}
     assert setting(client, "MATCH_CANDIDATES")["overridden"] is False

@@ -232,3 +232,14 @@ def test_a_low_score_answers_only_when_it_clearly_beats_the_runner_up():
     assert matcher(items, close).search("the Alexa device with the screen", settings).best is None
     below_floor = settings.with_overrides(MATCH_UNAMBIGUOUS_THRESHOLD=0.55)
     assert matcher(items, clear).search("the Alexa device with the screen", below_floor).best is None
+
+
+def test_the_session_topic_does_not_make_a_clear_change_of_subject_ambiguous():
+    items = [qna("Alexa.001", "What is an Amazon Echo Show", topic="EchoShow"),
+             qna("FireTV.001", "What is Amazon Fire TV?", topic="")]
+    matches = {SearchField.QUESTIONS: [FieldMatch("FireTV.001", 0.60, 0, "What is Amazon Fire TV?"),
+                                       FieldMatch("Alexa.001", 0.45, 0, "What is an Amazon Echo Show")]}
+    settings = SETTINGS.with_overrides(ANSWER_SCORE_WEIGHT=0, HYBRID_KEYWORD_WEIGHT=0, TOPIC_BOOST=0.1, EMBEDDINGS_SCORE_THRESHOLD=0.9,
+                                       MATCH_UNAMBIGUOUS_THRESHOLD=0.5, MATCH_UNAMBIGUOUS_MARGIN=0.12)
+    best = matcher(items, matches).search("video streaming device", settings, topic="EchoShow").best
+    assert best.item.qid == "FireTV.001" and best.verdict == "unambiguous"

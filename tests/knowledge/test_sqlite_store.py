@@ -22,7 +22,14 @@ from knowledge.stores.sqlite_store import (
     match_expression,
     query_words,
 )
-from tests.knowledge.store_contract import StoreContract, passage, qids, qna
+from tests.knowledge.store_contract import (
+    FailingImport,
+    StoreContract,
+    failing_after,
+    passage,
+    qids,
+    qna,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 #: Generous guard so a broken implementation fails instead of hanging; never reached otherwise.
@@ -415,3 +422,135 @@ def test_a_database_error_raised_by_the_callers_iterator_is_not_blamed_on_the_st
 
     assert store.count() == 0
     store.close()
+
+
+# -- batched writes ---------------------------------------------------------------------
+
+
+def check_question_index(path: Path) -> None:
+    """Fail unless the questions' keyword index holds exactly the stored questions."""
+    with sqlite3.connect(path) as conn:  # raises "malformed" on a stale or missing entry
+        conn.execute("INSERT INTO questions_fts (questions_fts, rank) VALUES ('integrity-check', 1)")
+
+
+@pytest.fixture(params=[1, 2, 500], ids=lambda size: f"batches_of_{size}")
+def write_batch(request, monkeypatch) -> int:
+    """Run the test with items written one, two, or all at a time."""
+    monkeypatch.setattr(sqlite_store, "WRITE_BATCH", request.param)
+    return request.param
+
+
+def test_a_qid_repeated_within_one_put_is_stored_once_and_the_last_one_wins(
+        path, make_stored_items, index, write_batch) -> None:
+    items = make_stored_items([
+        qna("Dup.1", "first walrus"), qna("Dup.1", "second narwhal"), qna("A.1", "one"),
+        qna("A.2", "two"), passage("Dup.1", "a passage about a seal"), qna("A.3", "three"),
+        qna("Dup.1", "third octopus", answer="The last answer."),
+    ])
+
+    with SqliteStore(path) as store:
+        store.put(items, index=index)
+
+        assert [item.qid for item in store.iter_items()] == ["A.1", "A.2", "A.3", "Dup.1"]
+        assert store.get("Dup.1").answer == "The last answer."
+        assert store.search(SearchField.QUESTIONS, vector=None, text="walrus narwhal",
+                            k=5) == []
+        assert store.search(SearchField.PASSAGES, vector=None, text="seal", k=5) == []
+        assert qids(store.search(SearchField.QUESTIONS, vector=None, text="octopus",
+                                 k=5)) == ["Dup.1"]
+        assert qids(store.search(SearchField.ANSWERS, vector=None, text="last", k=5)) == [
+            "Dup.1"]
+    check_question_index(path)
+
+
+@pytest.mark.parametrize("replace_all", [False, True])
+def test_a_failure_after_several_written_batches_leaves_the_store_as_it_was(
+        path, make_stored_items, index, write_batch, replace_all) -> None:
+    with SqliteStore(path) as store:
+        store.put(make_stored_items([qna("Keep.1", "Where is the lighthouse?")]), index=index)
+        before = [item.to_json() for item in store.iter_items()]
+        changed = make_stored_items([qna("Keep.1", "A replaced question about tulips")] + [
+            qna(f"New.{n}", f"new question {n} about tulips") for n in range(5)])
+
+        with pytest.raises(FailingImport):
+            store.put(failing_after(changed), replace_all=replace_all, index=index)
+
+        assert [item.to_json() for item in store.iter_items()] == before
+        assert store.search(SearchField.QUESTIONS, vector=None, text="tulips", k=10) == []
+    check_question_index(path)
+
+
+def test_reimporting_unchanged_items_leaves_them_stored_and_searchable(
+        path, make_stored_items, index, embeddings, write_batch) -> None:
+    raw = [qna(f"Same.{n}", f"question {n} about ferries", t="coast") for n in range(5)]
+    raw.append(passage("Text.1", "The ferry leaves from the pier."))
+    vector = embeddings.embed(["question 3 about ferries"])[0]
+
+    with SqliteStore(path) as store:
+        store.put(make_stored_items(raw), index=index)
+        first = [item.to_json() for item in store.iter_items()]
+        first_search = store.search(SearchField.QUESTIONS, vector=vector, text="ferries", k=3)
+
+        assert store.put(make_stored_items(raw), index=index) == 6
+
+        assert [item.to_json() for item in store.iter_items()] == first
+        assert store.search(SearchField.QUESTIONS, vector=vector, text="ferries",
+                            k=3) == first_search
+        assert qids(store.search(SearchField.PASSAGES, vector=None, text="pier", k=3)) == [
+            "Text.1"]
+    check_question_index(path)
+
+
+def test_an_unchanged_item_put_with_new_vectors_gets_the_new_vectors(
+        path, make_stored_items, index, embeddings) -> None:
+    [stored] = make_stored_items([qna("V.1", "Where is the lighthouse?")])
+    other = embeddings.embed(["a question about something else"])
+    with SqliteStore(path) as store:
+        store.put([stored], index=index)
+
+        store.put([StoredItem(stored.item, other, other[0])], index=index)
+
+        [match] = store.search(SearchField.QUESTIONS, vector=other[0], text=None, k=3)
+        [answer] = store.search(SearchField.ANSWERS, vector=other[0], text=None, k=3)
+    assert match.vector_score == pytest.approx(1.0, abs=1e-5)
+    assert answer.vector_score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_read_from_inside_a_put_sees_every_item_yielded_so_far(
+        path, make_stored_items, index) -> None:
+    first = make_stored_items([qna(f"First.{n}", f"early question {n}") for n in range(3)])
+    later = make_stored_items([qna("Later.1", "late question")])
+    seen: list[int] = []
+
+    with SqliteStore(path) as store:
+        def items_that_count() -> Iterator[StoredItem]:
+            yield from first
+            seen.append(store.count())
+            seen.append(len(store.search(SearchField.QUESTIONS, vector=None, text="early",
+                                         k=10)))
+            yield from later
+
+        assert store.put(items_that_count(), index=index) == 4
+        assert store.count() == 4
+
+    assert seen == [3, 3]
+    check_question_index(path)
+
+
+def test_the_keyword_index_follows_upserts_deletes_and_replace_all(
+        path, make_stored_items, index, write_batch) -> None:
+    with SqliteStore(path) as store:
+        store.put(make_stored_items([qna(f"K.{n}", f"question {n}", f"other {n}")
+                                     for n in range(6)]), index=index)
+        store.put(make_stored_items([qna(f"K.{n}", f"changed {n}") for n in range(0, 6, 2)]),
+                  index=index)
+        check_question_index(path)
+        store.delete(["K.1", "K.2", "Missing"])
+        check_question_index(path)
+        store.put(make_stored_items([qna("K.3", "kept"), qna("R.1", "replaced")]),
+                  replace_all=True, index=index)
+
+        assert [item.qid for item in store.iter_items()] == ["K.3", "R.1"]
+        assert qids(store.search(SearchField.QUESTIONS, vector=None, text="kept replaced",
+                                 k=5)) == ["K.3", "R.1"]
+    check_question_index(path)

@@ -116,13 +116,13 @@ def jsonschema_finds_nothing(raw: Any) -> bool:
     return explain_item_json(raw) == []
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(items)
 def test_the_fast_path_accepts_exactly_what_jsonschema_accepts(raw) -> None:
     assert is_valid_item_json(raw) == jsonschema_finds_nothing(raw)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(items)
 def test_validate_item_json_reports_what_jsonschema_reports(raw) -> None:
     assert validate_item_json(raw) == explain_item_json(raw)

@@ -1,6 +1,6 @@
-"""One way to make the boto3 clients of the fulfillment adapters: created on first use (boto3
-is not imported until a turn needs AWS), with time limits that fit a Lex turn and botocore's
-adaptive retries for throttling.
+"""One way to make the boto3 clients of the AWS adapters (embeddings, LLMs, Kendra, hooks):
+boto3 is imported only when a client is first needed, and every client has explicit time limits
+and botocore's adaptive retries for throttling.
 
 Example:
     >>> client = aws_client("kendra", read_timeout=5)  # doctest: +SKIP

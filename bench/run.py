@@ -1,0 +1,525 @@
+"""``make bench``: latency, cold start, import throughput, memory and accuracy, in one run.
+
+Measures on this machine, side by side (see ``bench/README.md`` for what each figure means):
+
+* **turn latency** of the fulfillment handler, warm and in process, for the embedded store at
+  each knowledge-base size (default 1,000, 10,000 and 50,000 distinct questions: the demo
+  knowledge base plus synthetic items), without an LLM and with the scripted test LLM
+  answering after a fixed delay (LLM rewrite and QA on), so our overhead around LLM calls
+  shows; the queries are the questions of ``data/eval/dev.jsonl`` run as conversations through
+  :class:`fulfillment.evaluation.ConversationRunner` (the ``qnabot eval`` runner), each with
+  an opening that keeps it out of the embedding cache;
+* **peak memory** (RSS) of the process answering those turns, per size;
+* **cold start** per size: fresh processes importing the handler and answering once
+  (:func:`bench.turn_bench.cold`);
+* **import throughput** in questions per second, cold and warm embedding cache
+  (:mod:`bench.import_bench`);
+* **accuracy** of hybrid, embeddings-only and keywords-only matching on the dev and held-out
+  splits (record once, replay per mode: :mod:`knowledge.evaluation`), and of the whole handler
+  (``qnabot eval``), with the default settings on the demo knowledge base.
+
+Synthetic questions are embedded once and kept in an embedding cache
+(``build/bench-cache/embeddings.sqlite``), so later runs build the big knowledge bases from
+cached vectors. Each size is measured in a child process of its own. Results go to
+``bench/results.md`` and ``bench/latency.png``. Benchmarks report; they never fail on timing.
+
+Usage::
+
+    .venv/bin/python -m bench.run [--quick] [--embeddings local|hashing] [--out bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_FILES = (ROOT / "data" / "demo" / "hct-qna.json", ROOT / "data" / "demo" / "hct-passages.json")
+SPLITS = {"dev": ROOT / "data" / "eval" / "dev.jsonl",
+          "held-out": ROOT / "data" / "eval" / "heldout.jsonl"}
+CACHE = ROOT / "build" / "bench-cache" / "embeddings.sqlite"
+MODES = ("hybrid", "embeddings", "keywords")
+#: Distinct answers of the synthetic items (the questions are what the sizes count).
+SYNTHETIC_ANSWERS = 500
+#: Conversations chained into one session for the LLM run, so most turns have history.
+SESSION_CONVERSATIONS = 5
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to measure: the full run, or ``--quick``."""
+
+    sizes: tuple[int, ...] = (1_000, 10_000, 50_000)
+    turns: int = 348  # warm turns per size without an LLM (the dev set has 348)
+    llm_turns: int = 40  # per size, with the delayed LLM
+    llm_delay_ms: float = 200.0
+    cold_runs: int = 3
+    import_questions: int = 3_000
+    conversations: int | None = None  # per split for accuracy (None: all)
+    warm_up_turns: int = 5
+
+
+QUICK = Plan(sizes=(700, 1_500), turns=20, llm_turns=6, llm_delay_ms=20.0, cold_runs=1,
+             import_questions=300, conversations=25, warm_up_turns=2)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The ``share`` percentile (0..1) by nearest rank (as :mod:`bench.turn_bench`)."""
+    from bench.turn_bench import percentile as nearest_rank
+
+    return nearest_rank(list(values), share)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, in MB.
+
+    Read from ``VmHWM``: ``ru_maxrss`` of a child process started from a large parent reports
+    the parent's peak (Linux carries it across ``exec``).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def run_child(task: str, **options: Any) -> dict:
+    """Run ``bench.run --child task`` in a fresh process; its JSON result."""
+    command = [sys.executable, "-m", "bench.run", "--child", task,
+               "--options", json.dumps(options)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench child {task} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- knowledge bases ------------------------------------------------------------------------
+
+
+def open_model(cache: Path):
+    """The configured embeddings model behind the embedding cache at ``cache``, which keeps
+    the synthetic questions' vectors between runs (keyed by model id)."""
+    from knowledge.backends import open_embeddings
+    from knowledge.embeddings.cache import CachedEmbeddings, SqliteEmbeddingCache
+
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    return CachedEmbeddings(open_embeddings(), SqliteEmbeddingCache(cache))
+
+
+def synthetic_items(count: int, rng_seed: int = 50_000) -> list:
+    """``count`` distinct synthetic questions as items of two questions each."""
+    from bench.store_bench import build_questions
+    from knowledge.items import parse_item
+
+    rng = random.Random(rng_seed)
+    questions = build_questions(count, rng)
+    answers = [f"Here is how: {q}" for q in build_questions(SYNTHETIC_ANSWERS, random.Random(1))]
+    return [parse_item({"qid": f"Synthetic.{n // 2:06d}", "q": questions[n:n + 2],
+                        "a": answers[(n // 2) % len(answers)], "t": f"synthetic{(n // 2) % 40}"})
+            for n in range(0, len(questions), 2)]
+
+
+def build_home(home: Path, questions: int, embeddings: Any) -> dict:
+    """A ``QNABOT_HOME`` holding the demo knowledge base plus synthetic items, ``questions``
+    distinct questions in all; what it holds."""
+    from knowledge.backends import open_store
+    from knowledge.importer import import_files
+    from knowledge.knowledge_base import KnowledgeBase
+
+    home.mkdir(parents=True, exist_ok=True)
+    kb = KnowledgeBase(open_store(home), embeddings)
+    started = time.perf_counter()
+    import_files(kb, list(DEMO_FILES))
+    demo = len({q for item in kb.store.iter_items() for q in item.questions})
+    kb.put_items(synthetic_items(max(0, questions - demo)))
+    items = kb.store.count()
+    kb.store.close()
+    return {"questions": max(questions, demo), "items": items,
+            "store_mb": round((home / "knowledge.sqlite").stat().st_size / 1e6, 1),
+            "build_s": round(time.perf_counter() - started, 1)}
+
+
+# --- children: latency at one size, accuracy --------------------------------------------------
+
+
+def _quiet_handler_logs() -> None:
+    import logging
+
+    from fulfillment import handler
+
+    handler.logger.setLevel(logging.ERROR)
+
+
+def _with_openings(conversations: list, opening: str) -> list:
+    """The conversations with ``opening`` before every question (new text: no cache hits)."""
+    return [replace(c, turns=tuple(replace(t, question=opening + t.question) for t in c.turns))
+            for c in conversations]
+
+
+def _first_turns(conversations: list, turns: int) -> list:
+    """Whole conversations from the start, about ``turns`` turns in all."""
+    kept, count = [], 0
+    for conversation in conversations:
+        if count >= turns:
+            break
+        kept.append(conversation)
+        count += len(conversation.turns)
+    return kept
+
+
+def _sessions(conversations: list, size: int) -> list:
+    """Consecutive conversations chained into sessions of ``size`` (a user asking on)."""
+    from knowledge.evaluation import Conversation
+
+    return [Conversation(f"s{n}", "session",
+                         tuple(t for c in conversations[n:n + size] for t in c.turns))
+            for n in range(0, len(conversations), size)]
+
+
+class DelayedLLM:
+    """The scripted test LLM answering after a fixed delay: a stand-in for a real model's
+    latency (rewrites echo the last line of the prompt)."""
+
+    name = "SCRIPTED-DELAYED"
+    enabled = True
+
+    def __init__(self, delay_s: float):
+        from fulfillment.llm.scripted import ScriptedLLM
+
+        self.delay_s = delay_s
+        self.scripted = ScriptedLLM([self._reply])
+
+    def _reply(self, prompt: Any) -> str:
+        time.sleep(self.delay_s)  # the model "thinking": a benchmark, not a test
+        lines = [line for line in prompt.text.splitlines() if line.strip()]
+        return lines[-1] if lines else "OK"
+
+    def generate(self, prompt: Any, *, timeout: float, settings: Any) -> Any:
+        """The scripted reply, after the delay (the ``LLM`` port)."""
+        return self.scripted.generate(prompt, timeout=timeout, settings=settings)
+
+
+def _latency(outcomes: list) -> dict:
+    values = [o.latency_ms for o in outcomes]
+    return {"turns": len(values), "median_ms": round(statistics.median(values), 2),
+            "p95_ms": round(percentile(values, 0.95), 2)}
+
+
+def child_latency(home: str, turns: int, llm_turns: int, llm_delay_ms: float,
+                  warm_up_turns: int) -> dict:
+    """Warm turns through the handler without an LLM, then with the delayed LLM."""
+    os.environ["QNABOT_HOME"] = home
+    from bench.turn_bench import OPENINGS
+    from fulfillment.evaluation import ConversationRunner
+    from fulfillment.handler import FulfillmentService
+    from knowledge.evaluation import load_conversations
+
+    _quiet_handler_logs()
+    dev = load_conversations(SPLITS["dev"])
+    runner = ConversationRunner.from_environment()
+    runner.run(_with_openings(_first_turns(dev[::-1], warm_up_turns), OPENINGS[1]))
+    outcomes = []
+    for round_number in range(0, turns, sum(len(c.turns) for c in dev)):
+        opening = OPENINGS[2 + round_number % (len(OPENINGS) - 2)]
+        outcomes += runner.run(_with_openings(_first_turns(dev, turns - len(outcomes)),
+                                              opening))
+    result = {"no_llm": _latency(outcomes)}
+
+    delay_s = llm_delay_ms / 1000
+    service = FulfillmentService.from_environment()
+    service.pipeline.services.llm = DelayedLLM(delay_s)
+    service.pipeline.smart_rewrite_skip = False  # QnABot's rule: rewrite every turn with history
+    llm_runner = ConversationRunner.for_service(service)
+    sessions = _with_openings(_sessions(dev, SESSION_CONVERSATIONS), "So, ")
+    # Warm up the LLM path too (the first prompt loads the tokenizer), with other sessions.
+    llm_runner.run(_with_openings(_first_turns(sessions[::-1], warm_up_turns), "Well, "))
+    llm_outcomes = llm_runner.run(_first_turns(sessions, llm_turns))[:llm_turns] if llm_turns \
+        else []
+    if llm_outcomes:
+        calling = [o for o in llm_outcomes if o.llm_calls]
+        overheads = [o.latency_ms - o.llm_calls * llm_delay_ms for o in calling]
+        result["llm"] = {**_latency(llm_outcomes), "delay_ms": llm_delay_ms,
+                         "llm_calls_per_turn": round(
+                             statistics.fmean(o.llm_calls for o in llm_outcomes), 2),
+                         "overhead_median_ms": round(statistics.median(overheads), 2)
+                         if overheads else None}
+    result["peak_rss_mb"] = round(peak_rss_mb())
+    return result
+
+
+def child_accuracy(home: str, conversations: int | None) -> dict:
+    """Matching modes by record/replay, and the whole handler, on each split."""
+    os.environ["QNABOT_HOME"] = home
+    from fulfillment.evaluation import ConversationRunner
+    from knowledge.backends import open_knowledge_base
+    from knowledge.evaluation import load_conversations, record, replay, summarize
+    from knowledge.matching import MatchParams
+    from knowledge.settings import Settings
+
+    _quiet_handler_logs()
+    settings = Settings.defaults()
+    kb = open_knowledge_base()
+    runner = ConversationRunner.from_environment()
+    results: dict[str, dict] = {}
+    for split, path in SPLITS.items():
+        loaded = load_conversations(path)[:conversations]
+        for mode in MODES:
+            recording = record(kb, loaded, settings, mode)  # type: ignore[arg-type]
+            outcomes = replay(recording, MatchParams.from_settings(settings, mode))  # type: ignore[arg-type]
+            results[f"{split}/{mode}"] = summarize(outcomes, by_category=False)
+        results[f"{split}/handler"] = summarize(runner.run(loaded), by_category=False)
+    return results
+
+
+def child_import_demo(home: str) -> dict:
+    """Import the demo knowledge base into an empty ``home`` (its own, empty embedding cache),
+    then again with the cache warm: rate and peak memory of real content."""
+    os.environ["QNABOT_HOME"] = home
+    from knowledge.backends import open_knowledge_base
+    from knowledge.importer import import_files
+
+    kb = open_knowledge_base(Path(home))
+    runs = []
+    for run in ("cold", "warm"):
+        report = import_files(kb, list(DEMO_FILES))
+        questions = sum(len(item.questions) for item in kb.store.iter_items())
+        runs.append({"file": "demo", "run": run, "items": report.read, "questions": questions,
+                     "seconds": round(report.seconds, 3),
+                     "questions_per_s": round(questions / report.seconds),
+                     "cache_misses": report.cache_misses, "peak_rss_mb": round(peak_rss_mb())})
+    kb.store.close()
+    return {"runs": runs}
+
+
+CHILDREN = {"latency": child_latency, "accuracy": child_accuracy,
+            "import_demo": child_import_demo}
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    """Everything one run measured."""
+
+    plan: Plan
+    embeddings: str
+    machine: dict = field(default_factory=dict)
+    sizes: list[dict] = field(default_factory=list)
+    cold_start: dict = field(default_factory=dict)
+    imports: list[dict] = field(default_factory=list)
+    accuracy: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def measure(plan: Plan, embeddings_name: str, work: Path, cache: Path = CACHE,
+            log=print) -> Results:
+    """Build the knowledge bases and run every measurement."""
+    from bench.turn_bench import cold
+
+    results = Results(plan, embeddings_name, machine={
+        "cpus": os.cpu_count(), "load_average": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(), "platform": platform.platform(terse=True)})
+    started = time.perf_counter()
+    model = open_model(cache)
+    results.machine["model"] = model.model_id
+
+    demo_home = work / "demo"
+    log("importing the demo knowledge base ...")
+    results.imports = run_child("import_demo", home=str(demo_home))["runs"]
+    log(f"accuracy on the demo knowledge base ({embeddings_name} embeddings) ...")
+    results.accuracy = run_child("accuracy", home=str(demo_home),
+                                 conversations=plan.conversations)
+
+    for size in plan.sizes:
+        home = work / f"kb-{size}"
+        log(f"{size:,} questions: building the knowledge base ...")
+        built = build_home(home, size, model)
+        log(f"  {built['items']:,} items in {built['build_s']} s; measuring turns ...")
+        latency = run_child("latency", home=str(home), turns=plan.turns,
+                            llm_turns=plan.llm_turns, llm_delay_ms=plan.llm_delay_ms,
+                            warm_up_turns=plan.warm_up_turns)
+        os.environ["QNABOT_HOME"] = str(home)
+        cold_start = cold(home, plan.cold_runs)
+        results.sizes.append({**built, **latency, "cold_start": cold_start})
+        log(f"  median {latency['no_llm']['median_ms']} ms, p95 {latency['no_llm']['p95_ms']} "
+            f"ms; cold start {cold_start['total_ms']:.0f} ms")
+    results.cold_start = results.sizes[0]["cold_start"]
+
+    log(f"import throughput ({plan.import_questions:,} distinct questions) ...")
+    command = [sys.executable, str(ROOT / "bench" / "import_bench.py"), "--only", "distinct",
+               "--distinct", str(plan.import_questions), "--embeddings", embeddings_name,
+               "--json"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    results.imports += json.loads(done.stdout)
+    results.seconds = round(time.perf_counter() - started, 1)
+    return results
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def markdown(results: Results, command: str) -> str:
+    """``bench/results.md``: the figures as markdown tables."""
+    plan, machine = results.plan, results.machine
+    lines = [
+        "# Benchmark results", "",
+        f"`{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {machine['cpus']} CPUs "
+        f"(load average {machine['load_average']} at the start), Python {machine['python']}, "
+        f"{machine['platform']}; embeddings `{machine['model']}`; {results.seconds:.0f} s in all."
+        " Timings are wall-clock on a shared machine: compare them within one run.", "",
+        "## Turn latency by knowledge-base size (embedded store, warm, in process)", "",
+        f"No LLM: {plan.turns} turns of the dev set per size. With LLM: {plan.llm_turns} turns "
+        f"in sessions of {SESSION_CONVERSATIONS} conversations, the scripted test LLM answering "
+        f"after {plan.llm_delay_ms:.0f} ms (QA on; a rewrite for every turn with history, "
+        "QnABot's rule); overhead = turn time minus LLM calls x delay, on turns that called "
+        "it.", "",
+        "| questions | items | store MB | median ms | p95 ms | with LLM median ms | "
+        "with LLM p95 ms | LLM calls/turn | overhead median ms | peak RSS MB | "
+        "cold start ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in results.sizes:
+        llm = size.get("llm") or {}
+        lines.append(
+            f"| {size['questions']:,} | {size['items']:,} | {_f(size['store_mb'])} | "
+            f"{_f(size['no_llm']['median_ms'])} | {_f(size['no_llm']['p95_ms'])} | "
+            f"{_f(llm.get('median_ms'))} | {_f(llm.get('p95_ms'))} | "
+            f"{_f(llm.get('llm_calls_per_turn'), 2)} | {_f(llm.get('overhead_median_ms'))} | "
+            f"{size['peak_rss_mb']:,} | {size['cold_start']['total_ms']:,.0f} |")
+    lines += ["", "## Cold start (fresh process: import the handler, answer once)", "",
+              "| questions | runs | import ms | first answer ms | total ms |",
+              "|---:|---:|---:|---:|---:|"]
+    for size in results.sizes:
+        cold = size["cold_start"]
+        lines.append(f"| {size['questions']:,} | {cold['runs']} | {cold['import_ms']:,.0f} | "
+                     f"{cold['first_answer_ms']:,.0f} | {cold['total_ms']:,.0f} |")
+    lines += ["", "## Import throughput (`qnabot import` path)", "",
+              "`demo`: the demo knowledge base (short questions, answers and passages of up to "
+              "190 words); `distinct`: synthetic items, one short question each. *embedded*: "
+              "texts the model embedded (cache misses).", "",
+              "| file | run | items | questions | seconds | questions/s | embedded | "
+              "peak RSS MB |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for run in results.imports:
+        lines.append(f"| {run['file']} | {run['run']} | {run['items']:,} | "
+                     f"{run['questions']:,} | {run['seconds']:.2f} | "
+                     f"{run['questions_per_s']:,} | {run['cache_misses']:,} | "
+                     f"{run['peak_rss_mb']:,} |")
+    lines += ["", "## Accuracy on the development set (demo knowledge base, default settings)",
+              "",
+              "Modes are replays of the matcher over recorded evidence; `handler` is "
+              "`qnabot eval` (every turn through the fulfillment handler).", "",
+              "| split | matching | turns | accuracy | MRR | wrong answers | no-hit precision | "
+              "no-hit recall | handled right |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, s in results.accuracy.items():
+        split, mode = name.split("/")
+        lines.append(f"| {split} | {mode} | {s['turns']} | {_f(s['accuracy'], 3)} | "
+                     f"{_f(s['mrr'], 3)} | {_f(s['wrong_rate'], 3)} | "
+                     f"{_f(s['no_hit_precision'], 3)} | {_f(s['no_hit_recall'], 3)} | "
+                     f"{_f(s['overall'], 3)} |")
+    lines += ["", "![Turn latency against knowledge-base size](latency.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(results: Results, path: Path) -> None:
+    """``bench/latency.png``: turn latency against knowledge-base size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [s["questions"] for s in results.sizes]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=110)
+    left.plot(sizes, [s["no_llm"]["median_ms"] for s in results.sizes], "-o", label="median")
+    left.plot(sizes, [s["no_llm"]["p95_ms"] for s in results.sizes], "-o", label="p95")
+    left.set_title("Turn without LLM")
+    with_llm = [s for s in results.sizes if s.get("llm")]
+    if with_llm:
+        x = [s["questions"] for s in with_llm]
+        right.plot(x, [s["llm"]["median_ms"] for s in with_llm], "-o", label="median")
+        right.plot(x, [s["llm"]["p95_ms"] for s in with_llm], "-o", label="p95")
+        right.plot(x, [s["llm"]["overhead_median_ms"] or 0 for s in with_llm], "-s",
+                   label="overhead around LLM (median)")
+        right.set_title(f"Turn with a {results.plan.llm_delay_ms:.0f} ms test LLM")
+    for axis in (left, right):
+        axis.set_xscale("log")
+        axis.set_xlabel("distinct questions in the knowledge base")
+        axis.set_ylabel("ms per turn (warm, in process)")
+        axis.set_ylim(bottom=0)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.suptitle(f"Fulfillment handler latency, embedded store ({results.machine['model']})")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point (``make bench``)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="a fast smoke run: two small sizes, few turns")
+    parser.add_argument("--embeddings", choices=("local", "hashing"), default="local",
+                        help="the local model (default) or the hashing test model")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench",
+                        help="folder for results.md and latency.png (default bench/)")
+    parser.add_argument("--sizes", type=int, nargs="+", help="knowledge-base sizes (questions)")
+    parser.add_argument("--cache", type=Path, default=CACHE,
+                        help="embedding cache kept between runs (default "
+                             "build/bench-cache/embeddings.sqlite)")
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](**json.loads(args.options))))
+        return 0
+    for name in ("LLM_API", "USERS_TABLE", "SETTINGS_TABLE", "QNABOT_STORE",
+                 "EMBEDDINGS_DIMENSIONS"):
+        os.environ.pop(name, None)
+    os.environ["EMBEDDINGS_API"] = args.embeddings.upper()
+    plan = QUICK if args.quick else Plan()
+    if args.sizes:
+        plan = replace(plan, sizes=tuple(sorted(args.sizes)))
+    command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    with tempfile.TemporaryDirectory(prefix="qnabot-bench-") as folder:
+        results = measure(plan, args.embeddings, Path(folder), args.cache,
+                          log=lambda text: print(text, file=sys.stderr, flush=True))
+    report = markdown(results, command.strip())
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.md").write_text(report, "utf-8")
+    plot(results, args.out / "latency.png")
+    (args.out / "results.json").write_text(json.dumps(
+        {"plan": results.plan.__dict__, "machine": results.machine, "sizes": results.sizes,
+         "imports": results.imports, "accuracy": results.accuracy,
+         "seconds": results.seconds}, indent=2), "utf-8")
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
