@@ -118,7 +118,7 @@ REGISTRY: dict[str, Setting] = {
         _s("MATCH_UNAMBIGUOUS_MARGIN", "float", "0.1", "Matching",
            "How far the top match must lead the runner-up to answer as unambiguous.",
            minimum=0, maximum=3),
-        _s("TOPIC_BOOST", "float", "0.2", "Matching",
+        _s("TOPIC_BOOST", "float", "0.1", "Matching",
            "Score added to items of the session topic.", minimum=0, maximum=1),
         _s("ES_MINIMUM_SHOULD_MATCH", "str", "2<75%", "Matching",
            "Keywords-only matching: share of the question's words an item must contain."),
