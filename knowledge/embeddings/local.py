@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,11 @@ MODEL_ID = f"local/{MODEL_NAME}"
 DIMENSION = 384
 #: sentence-transformers' ``max_seq_length`` for this model, special tokens included.
 MAX_TOKENS = 256
-#: Texts per onnxruntime call; texts are grouped by length so little padding is computed.
+#: Most texts per onnxruntime call; texts are grouped by length so little padding is computed.
 BATCH_SIZE = 64
+#: Most padded tokens per call: attention memory grows with batch x length², so long passages
+#: go in smaller batches (a batch of 64 passages of 256 tokens peaked at about 1 GB).
+BATCH_TOKENS = 4096
 #: onnxruntime threads per call (the machines this runs on share few cores).
 INTRA_OP_THREADS = 2
 
@@ -117,10 +120,23 @@ class LocalEmbeddings:
             # Longest first, so each batch pads to nearly its own length.
             order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
             out = np.empty((len(texts), DIMENSION), dtype=np.float32)
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start:start + self.batch_size]
+            for rows in self._batches(order, [len(e.ids) for e in encodings]):
                 out[rows] = self._embed_batch([encodings[i] for i in rows])
         return out
+
+    def _batches(self, order: list[int], lengths: list[int]) -> Iterator[list[int]]:
+        """Consecutive rows of ``order`` (longest first), at most ``batch_size`` texts and
+        :data:`BATCH_TOKENS` padded tokens each."""
+        batch: list[int] = []
+        for row in order:
+            longest = lengths[batch[0]] if batch else lengths[row]
+            if batch and (len(batch) >= self.batch_size
+                          or (len(batch) + 1) * longest > BATCH_TOKENS):
+                yield batch
+                batch = []
+            batch.append(row)
+        if batch:
+            yield batch
 
     def _embed_batch(self, encodings: list[Any]) -> np.ndarray:
         width = max(len(encoding.ids) for encoding in encodings)

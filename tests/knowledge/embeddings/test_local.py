@@ -162,3 +162,15 @@ def test_import_is_cheap_and_embedding_never_imports_torch() -> None:
     result = subprocess.run([sys.executable, "-c", _RUNTIME_IMPORTS], cwd=ROOT,
                             capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False []"
+
+
+def test_long_texts_go_in_smaller_batches_so_memory_stays_bounded():
+    from knowledge.embeddings.local import BATCH_TOKENS, LocalEmbeddings
+
+    embeddings = LocalEmbeddings()  # nothing is loaded until the first embed
+    lengths = [256] * 40 + [12] * 200
+    batches = list(embeddings._batches(list(range(len(lengths))), lengths))
+    assert sorted(row for batch in batches for row in batch) == list(range(len(lengths)))
+    assert all(len(batch) * lengths[batch[0]] <= BATCH_TOKENS for batch in batches)
+    assert all(len(batch) <= embeddings.batch_size for batch in batches)
+    assert max(len(batch) for batch in batches) == embeddings.batch_size  # short texts still fill
