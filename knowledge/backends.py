@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import os
+from functools import cache
 from pathlib import Path
 
 from knowledge.embeddings.base import Embeddings
@@ -44,9 +45,7 @@ def open_embeddings() -> Embeddings:
     """The embeddings model selected by ``EMBEDDINGS_API``, without the cache."""
     api = _env("EMBEDDINGS_API", "LOCAL").upper()
     if api == "LOCAL":
-        from knowledge.embeddings.local import LocalEmbeddings
-
-        return LocalEmbeddings()
+        return _local_embeddings(_env("QNABOT_MODEL_DIR"))
     if api == "HASHING":
         from knowledge.embeddings.hashing import HashingEmbeddings
 
@@ -68,6 +67,15 @@ def open_embeddings() -> Embeddings:
         return LambdaEmbeddings(arn, dimension=int(_env("EMBEDDINGS_DIMENSIONS")))
     raise ConfigurationError(
         f'EMBEDDINGS_API="{api}" is not one of LOCAL, BEDROCK, LAMBDA, HASHING')
+
+
+@cache
+def _local_embeddings(model_dir: str) -> Embeddings:
+    """One local model per process and model folder (it is thread-safe, and ~90 MB): the
+    designer and the fulfillment handler in ``qnabot serve`` share it."""
+    from knowledge.embeddings.local import LocalEmbeddings
+
+    return LocalEmbeddings()
 
 
 def open_store(home: Path | None = None) -> Store:
