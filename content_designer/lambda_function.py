@@ -3,8 +3,8 @@
 :func:`lambda_handler` resolves API Gateway (REST, proxy integration) events with the one app
 of :mod:`content_designer.api`. API Gateway's Cognito authorizer guards the admin routes and
 the app checks its claims again. Jobs go to the stack's import/export bucket
-(:class:`content_designer.jobs_s3.S3JobQueue`), where the import/export Lambda runs them; feedback is
-kept in the same bucket (:class:`content_designer.feedback_s3.S3FeedbackLog`).
+(:class:`content_designer.jobs_s3.S3JobQueue`), where the import/export Lambda runs them;
+feedback is kept in the same bucket (:class:`content_designer.feedback_s3.S3FeedbackLog`).
 
 Environment: :mod:`knowledge.backends`'s variables, plus ``IMPORT_EXPORT_BUCKET``. Everything
 is built once per container, on the first request.

@@ -145,6 +145,9 @@ class LocalServer(ThreadingHTTPServer):
     """A threading HTTP server that carries the API it serves."""
 
     daemon_threads = True
+    # Connections waiting to be accepted. socketserver's default of 5 drops the connections of
+    # a burst of clients (20 chat sessions starting at once): they wait out TCP retries or fail.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], api: LocalApi):
         super().__init__(address, RequestHandler)

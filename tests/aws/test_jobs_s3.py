@@ -12,8 +12,8 @@ import pytest
 from moto import mock_aws
 
 from content_designer.jobs import JobStatus, run_job
-from knowledge.embeddings.hashing import HashingEmbeddings
 from content_designer.jobs_s3 import S3JobQueue, job_for_key, lambda_handler
+from knowledge.embeddings.hashing import HashingEmbeddings
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import Settings
 from knowledge.stores.sqlite_store import SqliteStore

@@ -16,9 +16,9 @@ from content_designer.api import create_app
 from content_designer.chat import LocalLambdaContext
 from content_designer.feedback import Feedback
 from content_designer.feedback_s3 import S3FeedbackLog
+from content_designer.jobs_s3 import S3JobQueue
 from content_designer.local_server import LocalApi
 from content_designer.services import cognito_authorizer, job_runner
-from content_designer.jobs_s3 import S3JobQueue
 from tests.content_designer.conftest import ApiClient, fixture_bytes
 
 BUCKET = "qnabot-import-export-test"

@@ -488,3 +488,65 @@ def test_the_templates_cognito_authorizer_covers_every_admin_route(services):
 
     for method, path in admin_operations(services):
         assert route_for(method, concrete(path)) == "CognitoAdmins", (method, path)
+
+
+# --- in a real browser: the designer's other views --------------------------------------------
+
+
+MARKUP = "<img src=x onerror=window.__xss=1>"
+INJECTED = ("document.querySelectorAll('[onerror],[onload],[onmouseover],script:not([src]),"
+            "svg,img[src=\"x\"],a[href^=\"javascript\"]').length")
+
+
+@pytest.mark.browser
+def test_markup_in_import_problems_warnings_test_results_and_feedback_stays_text(tmp_path):
+    from bench.soak import Server
+    from tests.content_designer.cdp import Browser, find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed")
+    upload = tmp_path / f"{MARKUP}.json"
+    item = {"qid": "Xss.<svg/onload=window.__xss=1>", "q": [f"{MARKUP} which markup item"],
+            "a": f"<script>window.__xss=1</script> {MARKUP}"}
+    upload.write_text(json.dumps({"qna": [
+        item, item,  # a repeated qid: its warning names it
+        {"qid": MARKUP.replace(" ", "/"), "q": [MARKUP + "x" * 140], "a": "ok"},
+        {"qid": "Xss.bad", "q": [MARKUP], "a": {"html": MARKUP}},
+    ]}), "utf-8")
+    server = Server(tmp_path / "home", {"EMBEDDINGS_API": "HASHING"})
+    try:
+        request = urllib.request.Request(
+            server.url + "/feedback", method="POST", headers={"Content-Type": "application/json"},
+            data=json.dumps({"session_id": "xss", "qid": MARKUP, "question": MARKUP,
+                             "verdict": "down", "answer": MARKUP}).encode())
+        urllib.request.urlopen(request, timeout=30).close()
+        with Browser.launch(tmp_path / "profile") as browser:
+            browser.open(f"{server.url}/designer#token={server.token}")
+            browser.wait_for("!!document.getElementById('kb-count').dataset.count",
+                             what="the designer to load")
+            browser.click("[data-tab='import']")
+            browser.choose_file("#import-file", upload)
+            browser.click("#import-button")
+            browser.wait_for("document.getElementById('import-state').dataset.state === "
+                             "'succeeded' && !document.getElementById('import-problems').hidden",
+                             timeout=60, what="the import of the markup file")
+            problems = browser.text("#import-problems tbody")
+            assert "<img" in problems and browser.text("#import-warnings").count("<svg") == 1
+            assert browser.text("#import-state").startswith(MARKUP)
+
+            browser.click("[data-tab='test']")
+            browser.type("#test-question", f"{MARKUP} which markup item")
+            browser.click("#test-form button[type=submit]")
+            browser.wait_for("document.querySelectorAll('#test-results td.matched').length > 0",
+                             what="the test results")
+            assert MARKUP in browser.text("#test-results")
+
+            browser.click("[data-tab='feedback']")
+            browser.wait_for("document.querySelectorAll('#feedback-table tbody tr').length > 0",
+                             what="the feedback list")
+            assert MARKUP in browser.text("#feedback-table")
+            assert browser.evaluate(INJECTED) == 0
+            assert browser.evaluate("window.__xss") is None
+            assert not browser.console_errors, browser.console_errors
+    finally:
+        server.stop()

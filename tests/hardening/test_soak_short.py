@@ -43,3 +43,29 @@ def test_the_soak_reports_failed_turns_and_exits_non_zero():
     assert "not a Lex response" in turn_problem(200, {"display": {}})
     assert [percentile(list(range(1, 101)), share) for share in (0.5, 0.95, 0.99)] == [50, 95, 99]
     assert percentile([], 0.5) == 0.0
+
+
+def test_a_burst_of_clients_connecting_at_once_is_queued_not_dropped(tmp_path, monkeypatch):
+    import socket
+
+    from content_designer.local_server import make_server
+    from content_designer.services import open_services
+
+    monkeypatch.setenv("EMBEDDINGS_API", "HASHING")
+    monkeypatch.delenv("QNABOT_STORE", raising=False)
+    monkeypatch.delenv("SETTINGS_TABLE", raising=False)
+    services = open_services(tmp_path / "home")
+    server = make_server(services, "127.0.0.1", 0)  # not accepting yet: connections queue
+    connected = []
+    try:
+        for _ in range(64):
+            # A dropped connection attempt waits for TCP's retry; a queued one completes at once.
+            connected.append(socket.create_connection(server.server_address[:2], timeout=2))
+    except TimeoutError:
+        pass
+    finally:
+        for connection in connected:
+            connection.close()
+        server.server_close()
+        services.jobs.shutdown()
+    assert len(connected) == 64
