@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 
@@ -20,3 +21,27 @@ def aws_client(service: str, *, read_timeout: float, connect_timeout: float = 2,
     return boto3.client(service, region_name=region, config=Config(
         connect_timeout=min(connect_timeout, read_timeout), read_timeout=read_timeout,
         retries={"mode": "adaptive", "max_attempts": max_attempts}))
+
+
+class LazyClient:
+    """A boto3 client made by :func:`aws_client` on first use, once, even across threads.
+
+    Example:
+        >>> client = LazyClient("lambda", read_timeout=30)  # doctest: +SKIP
+        >>> client.get().invoke(...)  # doctest: +SKIP
+    """
+
+    def __init__(self, service: str, *, read_timeout: float, connect_timeout: float = 2,
+                 max_attempts: int = 2, region: str | None = None, client: Any = None):
+        self._make = lambda: aws_client(service, read_timeout=read_timeout,
+                                        connect_timeout=connect_timeout,
+                                        max_attempts=max_attempts, region=region)
+        self._client = client
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        """The client (a given one, or one built now)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+            return self._client

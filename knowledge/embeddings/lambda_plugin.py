@@ -16,14 +16,13 @@ Example:
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
-from knowledge.aws import aws_client
+from knowledge.aws import LazyClient
 from knowledge.embeddings.base import EmbeddingsError, InputType, normalize_rows
 
 #: Retries after the first attempt (botocore's ``max_attempts``), with adaptive back-off.
@@ -63,8 +62,8 @@ class LambdaEmbeddings:
         self.region_name = region_name
         self.read_timeout = read_timeout
         self.max_workers = max(1, max_workers)
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._client = LazyClient("lambda", read_timeout=read_timeout, connect_timeout=10,
+                                  max_attempts=RETRY_ATTEMPTS, region=region_name, client=client)
 
     @property
     def model_id(self) -> str:
@@ -77,12 +76,7 @@ class LambdaEmbeddings:
     @property
     def client(self) -> Any:
         """The ``lambda`` client, built on first use."""
-        with self._client_lock:
-            if self._client is None:
-                self._client = aws_client("lambda", read_timeout=self.read_timeout,
-                                          connect_timeout=10, max_attempts=RETRY_ATTEMPTS,
-                                          region=self.region_name)
-            return self._client
+        return self._client.get()
 
     def embed(self, texts: Sequence[str], input_type: InputType = "q") -> np.ndarray:
         """Unit vectors for ``texts``; raises :class:`EmbeddingsError` naming the function."""

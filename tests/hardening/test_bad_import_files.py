@@ -21,24 +21,15 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from knowledge.backends import open_knowledge_base
 from knowledge.importer import SNIFF_BYTES, ImportFileError, import_files
+from tests.builders import qna_raw as qna
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def kb(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMBEDDINGS_API", "HASHING")
-    monkeypatch.delenv("EMBEDDINGS_DIMENSIONS", raising=False)
-    monkeypatch.delenv("QNABOT_STORE", raising=False)
-    knowledge_base = open_knowledge_base(tmp_path / "home")
-    yield knowledge_base
-    knowledge_base.store.close()
-
-
-def qna(qid: str, question: str = "How are you?", answer: str = "Fine.", **fields) -> dict:
-    return {"qid": qid, "q": [question], "a": answer, **fields}
+def kb(hashing_kb):
+    return hashing_kb
 
 
 def snapshot(kb) -> list[dict]:

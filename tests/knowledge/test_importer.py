@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.backends import open_knowledge_base
 from knowledge.importer import ImportFileError, ItemProblem, import_files, open_source
+from tests.builders import qna_raw as qna
 from tests.knowledge.conftest import FIXTURES
 
 BLOG = FIXTURES / "blog-samples-final.json"
@@ -17,17 +17,8 @@ PASSAGES = FIXTURES / "TextPassage-NurseryRhymeExamples.json"
 
 
 @pytest.fixture
-def kb(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMBEDDINGS_API", "HASHING")
-    monkeypatch.delenv("EMBEDDINGS_DIMENSIONS", raising=False)
-    monkeypatch.delenv("QNABOT_STORE", raising=False)
-    knowledge_base = open_knowledge_base(tmp_path / "home")
-    yield knowledge_base
-    knowledge_base.store.close()
-
-
-def qna(qid: str, question: str = "How are you?", answer: str = "Fine.", **fields) -> dict:
-    return {"qid": qid, "q": [question], "a": answer, **fields}
+def kb(hashing_kb):
+    return hashing_kb
 
 
 def write_export(path: Path, items: list, *, bom: bool = False) -> Path:

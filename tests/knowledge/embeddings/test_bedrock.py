@@ -144,7 +144,7 @@ def test_an_unsupported_model_is_refused_naming_the_supported_ones() -> None:
 
 def test_the_client_is_built_lazily_with_adaptive_retries_and_the_read_timeout() -> None:
     model = BedrockEmbeddings(region_name="us-east-1", read_timeout=12.5)
-    assert model._client is None
+    assert model._client._client is None  # nothing is built until the first use
     config = model.client.meta.config
     # botocore counts the first attempt too: max_attempts=4 retries is 5 attempts in all.
     assert config.retries == {"mode": "adaptive", "total_max_attempts": 5}
