@@ -32,9 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _row(label: str, point: SweepPoint) -> str:
-    s = point.summary
+    s, p = point.summary, point.params
     return (f"{label:<12} {point.question_threshold:>9.3f} {point.passage_threshold:>8.3f} "
-            f"{point.params.keyword_weight:>7.2f} {point.params.topic_boost:>6.2f} "
+            f"{p.keyword_weight:>7.2f} {p.answer_weight:>6.2f} {p.topic_boost:>6.2f} "
+            f"{p.unambiguous_threshold:>6.2f}/{p.unambiguous_margin:<4.2f} "
             f"{s['overall']:>8.3f} {s['accuracy']:>8.3f} {s['wrong_rate']:>6.3f} "
             f"{s['no_hit_precision'] or 0:>7.3f} {s['no_hit_recall'] or 0:>7.3f}")
 
@@ -63,8 +64,9 @@ def run_tune(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(points)} settings tried on {current.summary['turns']} turns "
           f"of {args.file} with {kb.embeddings.model_id}\n")
-    print(f"{'':<12} {'question':>9} {'passage':>8} {'keyword':>7} {'topic':>6} "
-          f"{'overall':>8} {'accuracy':>8} {'wrong':>6} {'nohit-P':>7} {'nohit-R':>7}")
+    print(f"{'':<12} {'question':>9} {'passage':>8} {'keyword':>7} {'answer':>6} {'topic':>6} "
+          f"{'unambiguous':>11} {'overall':>8} {'accuracy':>8} {'wrong':>6} {'nohit-P':>7} "
+          f"{'nohit-R':>7}")
     for point in edge:
         print(_row("frontier", point))
     print()

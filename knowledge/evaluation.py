@@ -173,7 +173,12 @@ ALL_STAGES = (SearchField.QUESTIONS, SearchField.ANSWERS, SearchField.PASSAGES)
 
 def record(kb: KnowledgeBase, conversations: Sequence[Conversation], settings: Settings,
            mode: MatchMode = "hybrid") -> Recording:
-    """Search every turn once, in every stage, and keep the evidence for replays."""
+    """Search every turn once, in every stage, and keep the evidence for replays.
+
+    Raises :class:`~knowledge.store.DimensionMismatchError` when the stored vectors come from
+    another embeddings model, as a search would.
+    """
+    kb.check_index()
     params = MatchParams.from_settings(settings, mode)
     queries: list[tuple[str, str]] = []  # (question, contextual query or "")
     for conversation in conversations:
