@@ -47,9 +47,8 @@ def run_tune(args: argparse.Namespace) -> int:
     kb = open_knowledge_base()
     conversations = load_conversations(args.file)
     recording = record(kb, conversations, settings)
-    current = SweepPoint(MatchParams.from_settings(settings),
-                         summarize(replay(recording, MatchParams.from_settings(settings)),
-                                   by_category=False))
+    params = MatchParams.from_settings(settings)
+    current = SweepPoint(params, summarize(replay(recording, params), by_category=False))
     points = sweep(recording, current.params)
     best = recommend(points, max_wrong_rate=args.max_wrong_rate)
     edge = frontier(points)

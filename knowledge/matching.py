@@ -186,18 +186,19 @@ _STAGE_THRESHOLD = {
 
 @dataclass(frozen=True)
 class MatchParams:
-    """Everything that turns store evidence into a decision (read from settings once a turn)."""
+    """Everything that turns store evidence into a decision (read from settings once a turn,
+    with :meth:`from_settings`: the settings registry holds every default)."""
 
-    mode: MatchMode = "hybrid"
-    thresholds: tuple[tuple[SearchField, float], ...] = ()
-    keyword_weight: float = 0.15
-    answer_weight: float = 0.5
-    topic_boost: float = 0.05
-    unambiguous_threshold: float = 1.0
-    unambiguous_margin: float = 0.15
-    minimum_should_match: str = "2<75%"
-    stages: tuple[SearchField, ...] = (SearchField.QUESTIONS, SearchField.PASSAGES)
-    candidates: int = 20
+    mode: MatchMode
+    thresholds: tuple[tuple[SearchField, float], ...]
+    keyword_weight: float
+    answer_weight: float
+    topic_boost: float
+    unambiguous_threshold: float
+    unambiguous_margin: float
+    minimum_should_match: str
+    stages: tuple[SearchField, ...]
+    candidates: int
 
     @classmethod
     def from_settings(cls, settings: Settings, mode: MatchMode | None = None) -> MatchParams:
