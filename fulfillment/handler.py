@@ -58,6 +58,7 @@ class FulfillmentService:
     @classmethod
     def from_environment(cls) -> FulfillmentService:
         """Build every adapter the environment asks for (see :mod:`knowledge.backends`)."""
+        from fulfillment.guardrails import GuardSelector
         from fulfillment.hooks import LambdaHookInvoker
         from fulfillment.kendra import KendraRetriever
         from fulfillment.knowledge_base_retrieval import BedrockKnowledgeBaseRetriever
@@ -77,6 +78,7 @@ class FulfillmentService:
                         "knowledge_base": BedrockKnowledgeBaseRetriever()},
             hooks=LambdaHookInvoker(),
             pii=ComprehendPiiDetector(),
+            guard=GuardSelector(home / "guardrails"),
         )
         return cls(TurnPipeline(services), open_settings_repo(home))
 

@@ -20,9 +20,9 @@ from typing import Any, Literal
 InputMode = Literal["Text", "Speech", "DTMF"]
 Channel = Literal["text", "voice"]
 #: Where an answer came from. ``error`` is the fallback of last resort; ``rejected`` refuses a
-#: question that carries personal information.
+#: question that carries personal information; ``guardrail`` is a guardrail's blocked message.
 AnswerSource = Literal["qna", "text", "kendra", "knowledge_base", "no_hits", "error",
-                       "rejected"]
+                       "rejected", "guardrail"]
 
 #: Sources that mean "the bot found an answer" (QnABot's ``qnabot_gotanswer``).
 ANSWERED_SOURCES = frozenset({"qna", "text", "kendra", "knowledge_base"})
@@ -159,6 +159,7 @@ class TurnDebug:
     degraded: list[str] = field(default_factory=list)
     hook: str = ""
     pii_rejected: bool = False  # the question carried PII: it is not logged or kept
+    guardrail: list[str] = field(default_factory=list)  # what the guardrails found, per step
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -172,6 +173,7 @@ class TurnDebug:
             "degraded": list(self.degraded),
             "hook": self.hook,
             "pii_rejected": self.pii_rejected,
+            "guardrail": list(self.guardrail),
         }
 
 

@@ -2,8 +2,9 @@
 
 A turn runs these steps:
 
-0. **privacy**: with ``PII_REJECTION_ENABLED``, a question carrying PII is refused
-   (:mod:`fulfillment.pii`);
+0. **guard and privacy**: the preprocess guardrail may block the question (or mask PII in it),
+   then with ``PII_REJECTION_ENABLED`` a question carrying PII is refused
+   (:mod:`fulfillment.guardrails`, :mod:`fulfillment.pii`);
 1. **memory**: the user's history in this session (:class:`~fulfillment.memory.Memory`);
 2. **direct**: a ``QID-INTENT-`` intent or a ``QID::<qid>`` question answers that item;
 3. **rewrite**: a follow-up becomes a standalone question with the LLM, when that can help
@@ -17,7 +18,8 @@ A turn runs these steps:
    an LLM failure falls back to the passage itself;
 5. **hook**: an item's lambda hook, when its name is allowed (:mod:`fulfillment.hooks`);
 6. **templates**: the Handlebars of a curated answer (:mod:`fulfillment.templating`);
-7. **render**: markdown sanitized, SSML, debug prefix; the topic and the history saved.
+7. **guard**: the postprocess guardrail may block or mask the final answer, whatever its source;
+8. **render**: markdown sanitized, SSML, debug prefix; the topic and the history saved.
 
 An exception anywhere in the cascade answers with the ``error_msg`` item (questions include
 ``ES_ERROR_QUESTION``) or ``ERRORMESSAGE``; the turn never fails.
@@ -39,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from fulfillment import query_rewrite, render
+from fulfillment import guardrails, query_rewrite, render
 from fulfillment.hooks import HookError, HookInvoker, apply_hook_reply, hook_decision, hook_payload
 from fulfillment.llm.base import LLM, Generation, LLMError, LLMTimeout, Prompt, generate_within
 from fulfillment.memory import ChatMessage, Memory, UserRecord
@@ -77,6 +79,7 @@ class Services:
     retrievers: Mapping[str, Retriever] = field(default_factory=dict)
     hooks: HookInvoker | None = None
     pii: PiiDetector | None = None
+    guard: guardrails.Guard | None = None
 
 
 @dataclass
@@ -413,6 +416,7 @@ class TurnPipeline:
             state.item = None
             answer = self._error_answer(state)
         answer = self._fill_templates(state, self._run_hook(state, answer))
+        answer = self._guard_answer(state, answer)
         self._remember(state, answer)
         answer = render.finish(answer, debug_line=self._debug_line(state, answer))
         topic = self._topic(state, answer)
@@ -428,6 +432,9 @@ class TurnPipeline:
         if not request.transcript and not request.qid:
             state.debug.degraded.append("empty transcript")
             return Answer(text=state.settings.get("ERRORMESSAGE"), source="error")
+        blocked = self._guard_question(state)
+        if blocked is not None:
+            return blocked
         rejection = self._reject_pii(state)
         if rejection is not None:
             return rejection
@@ -444,6 +451,50 @@ class TurnPipeline:
             if answer is not None:
                 return answer
         raise AssertionError("the no_hits stage always answers")  # pragma: no cover
+
+    def _guard_question(self, state: TurnState) -> Answer | None:
+        """The preprocess guardrail: its blocked message, or None to go on (with the question
+        masked when it anonymized something). A guardrail that cannot run raises."""
+        started = time.perf_counter()
+        verdict = guardrails.screen(self.services.guard, state.question, state.settings,
+                                    "PREPROCESS")
+        if verdict is None:
+            return None
+        state.debug.timings_ms["guardrail.pre"] = _ms(started)
+        if not verdict.intervened:
+            return None
+        state.debug.guardrail.extend(f"pre:{f}" for f in verdict.findings)
+        if not verdict.blocked:
+            state.question = verdict.text
+            return None
+        state.pii_rejected = True  # blocked input is neither kept in the history nor logged
+        return Answer(text=verdict.text, source="guardrail")
+
+    def _guard_answer(self, state: TurnState, answer: Answer) -> Answer:
+        """The postprocess guardrail on the final answer: blocked, masked, or as it was.
+        A guardrail that cannot run answers with the error message rather than unchecked.
+        A guardrail's own blocked message is not checked again."""
+        if answer.source == "guardrail":
+            return answer
+        text = answer.text or render.markdown_to_text(answer.markdown)
+        started = time.perf_counter()
+        try:
+            verdict = guardrails.screen(self.services.guard, text, state.settings,
+                                        "POSTPROCESS")
+        except guardrails.GuardrailError as exc:
+            state.debug.degraded.append(str(exc))
+            log.error("postprocess guardrail failed, answering with the error message: %s", exc)
+            return Answer(text=state.settings.get("ERRORMESSAGE"), source="error")
+        if verdict is None:
+            return answer
+        state.debug.timings_ms["guardrail.post"] = _ms(started)
+        if not verdict.intervened:
+            return answer
+        state.debug.guardrail.extend(f"post:{f}" for f in verdict.findings)
+        if verdict.blocked:
+            state.item = None
+            return Answer(text=verdict.text, source="guardrail")
+        return replace(answer, text=verdict.text, markdown="", ssml="")
 
     def _reject_pii(self, state: TurnState) -> Answer | None:
         """With ``PII_REJECTION_ENABLED``: the refusal for a question carrying PII, else None."""

@@ -113,10 +113,11 @@ def settings() -> Settings:
 
 
 def make_services(kb: KnowledgeBase, llm=None, *, retrievers: Mapping | None = None,
-                  hooks=None, memory: Memory | None = None, pii=None) -> Services:
+                  hooks=None, memory: Memory | None = None, pii=None,
+                  guard=None) -> Services:
     return Services(kb=kb, llm=llm or DisabledLLM(),
                     memory=memory or Memory(InMemoryUserStore()),
-                    retrievers=dict(retrievers or {}), hooks=hooks, pii=pii)
+                    retrievers=dict(retrievers or {}), hooks=hooks, pii=pii, guard=guard)
 
 
 def make_pipeline(kb: KnowledgeBase, llm=None, **kwargs) -> TurnPipeline:
