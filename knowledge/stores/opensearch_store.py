@@ -5,7 +5,8 @@ Layout
 ------
 Readers and writers always go through an *alias* (``OPENSEARCH_INDEX``, default ``qnabot``)
 that points at one physical index named ``<alias>-<milliseconds>-<random>``. One document per
-item, its id the qid::
+item, its id the qid (on OpenSearch Serverless, which refuses custom document ids in vector
+collections, an id the service assigns; items are then found by their ``qid`` field)::
 
     qid                 keyword (sorting, listing, ids)
     type, topic         keyword
@@ -30,13 +31,16 @@ raised together in one :class:`~knowledge.store.StoreError` naming each qid. Ope
 multi-document transactions: ``put(..., replace_all=True)`` (import with replace, re-index) is
 atomic for readers because it fills a *new* index and then swaps the alias in one ``_aliases``
 call, deleting the old index afterwards; a plain upsert is applied document by document.
+On Serverless (``custom_ids=False``) an upsert writes the new documents first and then deletes
+the older documents of the same qids, so an item is never missing; a reader may see both for
+the few seconds before the collection refreshes (searches keep one hit per qid).
 
 Search
 ------
 One ``_msearch`` runs the k-NN query (nested, ``score_mode: max``, inner hits telling which
 question matched) and the BM25 query. A second ``_msearch`` fills in the missing score of
-candidates found by only one of them: the BM25 query restricted to their ids, and the k-NN
-query filtered to their ids (with a filter smaller than ``k``, Lucene and Faiss score the
+candidates found by only one of them: the BM25 query restricted to their qids, and the k-NN
+query filtered to their qids (with a filter smaller than ``k``, Lucene and Faiss score the
 filtered documents exactly).
 
 Example:
@@ -87,6 +91,8 @@ _MAX_BULK_DOCS = 500
 _MAX_BULK_BYTES = 5 * 1024 * 1024  # well under the 10 MiB request limit of the smallest domains
 _MAX_ATTEMPTS = 6
 _PAGE = 1000
+#: qids per ``terms`` lookup (Serverless: items found by their qid field).
+_TERMS_BATCH = 500
 _MAX_QUERY_WORDS = 256
 _MAX_QUERY_CHARS = 4096
 _SPOOL_IN_MEMORY = 32 * 1024 * 1024
@@ -305,15 +311,19 @@ class OpenSearchStore:
     """Items in an OpenSearch index behind an alias; see the module docstring for the layout."""
 
     def __init__(self, client: OpenSearch, alias: str = "qnabot", *, engine: str = "lucene",
-                 refresh: bool = True, sleep: Callable[[float], None] = time.sleep,
+                 refresh: bool = True, custom_ids: bool = True,
+                 sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time):
         """``refresh`` makes writes visible before returning (OpenSearch Serverless refreshes
-        on its own and rejects the parameter). ``sleep`` and ``clock`` are injectable for tests.
+        on its own and rejects the parameter). ``custom_ids=False`` never sends a document id
+        (Serverless vector collections refuse them) and finds items by their ``qid`` field.
+        ``sleep`` and ``clock`` are injectable for tests.
         """
         self.client = client
         self.alias = alias
         self.engine = engine
         self.refresh = refresh
+        self.custom_ids = custom_ids
         self._sleep = sleep
         self._clock = clock
         self._known_info: tuple[float, IndexInfo] | None = None
@@ -358,7 +368,7 @@ class OpenSearchStore:
         serverless = auth_mode == "sigv4-aoss"
         engine = env.get("OPENSEARCH_KNN_ENGINE", "faiss" if serverless else "lucene")
         return cls(OpenSearch(**options), alias=env.get("OPENSEARCH_INDEX", "qnabot") or "qnabot",
-                   engine=engine, refresh=not serverless)
+                   engine=engine, refresh=not serverless, custom_ids=not serverless)
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -396,8 +406,20 @@ class OpenSearchStore:
         """The items with these qids (missing ones are left out)."""
         if not qids:
             return {}
+        wanted = list(dict.fromkeys(qids))
+        if not self.custom_ids:
+            found: dict[str, Item] = {}
+            for start in range(0, len(wanted), _TERMS_BATCH):
+                body = {"query": {"terms": {"qid": wanted[start:start + _TERMS_BATCH]}},
+                        "size": _PAGE, "_source": ["item"]}
+                reply = self._call("fetch items", lambda b=body: self.client.search(
+                    index=self.alias, body=b), missing=_NO_HITS)
+                for hit in reply["hits"]["hits"]:
+                    item = Item(hit["_source"]["item"])
+                    found.setdefault(item.qid, item)
+            return found
         reply = self._call("fetch items", lambda: self.client.mget(
-            index=self.alias, body={"ids": list(dict.fromkeys(qids))}, _source_includes="item"),
+            index=self.alias, body={"ids": wanted}, _source_includes="item"),
             missing={"docs": []})
         return {doc["_id"]: Item(doc["_source"]["item"]) for doc in reply["docs"]
                 if doc.get("found")}
@@ -473,10 +495,10 @@ class OpenSearchStore:
         follow_up: list[tuple[str, dict[str, Any]]] = []
         if vector is not None and (missing := sorted(set(candidates) - found["vector"])):
             follow_up.append(("vector", vector_query(
-                field, vector, len(missing), filters + [{"ids": {"values": missing}}])))
+                field, vector, len(missing), filters + [{"terms": {"qid": missing}}])))
         if text is not None and (missing := sorted(set(candidates) - found["keyword"])):
             follow_up.append(("keyword", keyword_query(
-                field, text, len(missing), filters + [{"ids": {"values": missing}}])))
+                field, text, len(missing), filters + [{"terms": {"qid": missing}}])))
         if follow_up:
             for (kind, _), reply in zip(follow_up, self._msearch(
                     [body for _, body in follow_up]) or [_NO_HITS] * len(follow_up), strict=True):
@@ -491,7 +513,9 @@ class OpenSearchStore:
                 candidates: dict[str, _Candidate], found: set[str],
                 only_known: bool = False) -> None:
         for hit in reply["hits"]["hits"]:
-            qid = hit["_id"]
+            qid = (hit.get("_source") or {}).get("qid") or hit["_id"]
+            if qid in found:
+                continue  # a second document of the same qid (Serverless, before a refresh)
             if qid not in candidates:
                 if only_known:
                     continue
@@ -539,9 +563,13 @@ class OpenSearchStore:
         """Delete these items; return how many existed."""
         if not qids or not self._physical_indexes():
             return 0
-        actions = [({"delete": {"_id": qid}}, None) for qid in dict.fromkeys(qids)]
+        if self.custom_ids:
+            actions = [(qid, {"delete": {"_id": qid}}, None) for qid in dict.fromkeys(qids)]
+        else:
+            actions = [(qid, {"delete": {"_id": doc_id}}, None)
+                       for qid, doc_id in self._document_ids(list(dict.fromkeys(qids)))]
         results = self._bulk(self.alias, actions)
-        return sum(1 for result in results if result.get("result") == "deleted")
+        return len({result["_qid"] for result in results if result.get("result") == "deleted"})
 
     def _replace_all(self, items: Iterable[StoredItem], index: IndexInfo) -> int:
         old = self._physical_indexes()
@@ -575,21 +603,46 @@ class OpenSearchStore:
             self.client.indices.delete(index=name, ignore_unavailable=True)
 
     def _bulk_index(self, target: str, items: Iterable[StoredItem]) -> int:
-        actions = (({"index": {"_id": s.item.qid}}, document(s)) for s in items)
-        return len(self._bulk(target, actions))
+        if self.custom_ids:
+            actions = ((s.item.qid, {"index": {"_id": s.item.qid}}, document(s)) for s in items)
+            return len(self._bulk(target, actions))
+        # No custom ids: write the new documents, then delete the older ones of those qids.
+        written = self._bulk(target, ((s.item.qid, {"index": {}}, document(s)) for s in items))
+        if target == self.alias:
+            new_ids = {result.get("_id") for result in written}
+            stale = [(qid, doc_id) for qid, doc_id in self._document_ids(
+                list(dict.fromkeys(result["_qid"] for result in written)))
+                if doc_id not in new_ids]
+            if stale:
+                self._bulk(target, ((qid, {"delete": {"_id": doc_id}}, None)
+                                    for qid, doc_id in stale))
+        return len(written)
+
+    def _document_ids(self, qids: list[str]) -> list[tuple[str, str]]:
+        """``(qid, document id)`` of every document of these qids (ids the service assigned)."""
+        found: list[tuple[str, str]] = []
+        for start in range(0, len(qids), _TERMS_BATCH):
+            body = {"query": {"terms": {"qid": qids[start:start + _TERMS_BATCH]}},
+                    "size": _PAGE, "_source": ["qid"]}
+            reply = self._call("find documents", lambda b=body: self.client.search(
+                index=self.alias, body=b), missing=_NO_HITS)
+            found += [(hit["_source"]["qid"], hit["_id"]) for hit in reply["hits"]["hits"]]
+        return found
 
     def _bulk(self, target: str,
-              actions: Iterable[tuple[dict[str, Any], dict[str, Any] | None]]) -> list[dict]:
+              actions: Iterable[tuple[str, dict[str, Any], dict[str, Any] | None]]
+              ) -> list[dict]:
         """Send ``actions`` in chunks; return each action's result or raise listing failures.
 
         Every action is serialised (spooled to a temporary file past 32 MiB) before the first
         request, so an input that fails midway (a corrupt file, an embeddings error) writes
-        nothing.
+        nothing. Each result carries the action's qid as ``_qid``.
         """
         results: list[dict[str, Any]] = []
         failures: list[str] = []
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY, mode="w+b") as spool:
-            for action, source in actions:
+            for qid, action, source in actions:
+                spool.write(json.dumps(qid, ensure_ascii=False).encode() + b"\n")
                 spool.write(json.dumps(action, ensure_ascii=False).encode() + b"\n")
                 if source is not None:
                     spool.write(json.dumps(source, ensure_ascii=False).encode() + b"\n")
@@ -632,7 +685,7 @@ class OpenSearchStore:
                 elif status >= 300 and not (status == 404 and "delete" in result):
                     failures.append(f"{qid}: {_reason(outcome.get('error'))}")
                 else:
-                    done.append(outcome)
+                    done.append({**outcome, "_qid": qid})
             if not throttled:
                 return done, failures
             pending = throttled
@@ -703,13 +756,15 @@ def _reason(error: Any) -> str:
 
 
 def _chunks(spool: IO[bytes]) -> Iterator[list[tuple[str, str, str]]]:
-    """``(qid, action line, source line)`` triples read back from the spooled NDJSON, grouped
-    into bulk requests by count and size (a delete has no source line)."""
+    """``(qid, action line, source line)`` triples read back from the spooled NDJSON (each
+    action preceded by its qid), grouped into bulk requests by count and size (a delete has no
+    source line)."""
     chunk: list[tuple[str, str, str]] = []
     size = 0
-    while action_line := spool.readline().decode():
+    while qid_line := spool.readline().decode():
+        qid = json.loads(qid_line)
+        action_line = spool.readline().decode()
         action = json.loads(action_line)
-        qid = next(iter(action.values()))["_id"]
         source_line = "" if "delete" in action else spool.readline().decode()
         line_bytes = len(action_line.encode()) + len(source_line.encode())
         if chunk and (len(chunk) >= _MAX_BULK_DOCS or size + line_bytes > _MAX_BULK_BYTES):

@@ -46,16 +46,32 @@ def _missing(name: str) -> tuple[int, dict]:
 
 
 class Emulator:
-    """Indexes (name -> {"mappings", "docs"}) and aliases (alias -> index names)."""
+    """Indexes (name -> {"mappings", "docs"}) and aliases (alias -> index names).
 
-    def __init__(self) -> None:
+    With ``serverless=True`` it answers like an OpenSearch Serverless vector collection: a bulk
+    ``index`` action carrying an ``_id`` is refused (the service assigns ids), and ``_mget``,
+    ``_refresh`` and the ``refresh`` parameter are not supported.
+    """
+
+    def __init__(self, serverless: bool = False) -> None:
         self.indexes: dict[str, dict[str, Any]] = {}
         self.aliases: dict[str, set[str]] = {}
+        self.serverless = serverless
+        self.refused: list[str] = []
+        self._next_id = 0
+
+    def _unsupported(self, what: str) -> tuple[int, dict]:
+        self.refused.append(what)
+        return 400, {"error": {"type": "illegal_argument_exception",
+                               "reason": f"{what} is not supported in OpenSearch Serverless"},
+                     "status": 400}
 
     # --- routing -------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, params: dict, body: str) -> tuple[int, Any]:
         parts = [p for p in path.split("/") if p]
+        if self.serverless and ("refresh" in params or parts[-1:] in (["_refresh"], ["_mget"])):
+            return self._unsupported(f"{method} {path} {sorted(params)}")
         if parts == ["_aliases"]:
             return self._update_aliases(json.loads(body))
         if parts == ["_msearch"]:
@@ -135,18 +151,31 @@ class Emulator:
         while position < len(lines):
             action = json.loads(lines[position])
             (kind, meta), = action.items()
-            qid = meta["_id"]
+            if kind == "index" and self.serverless and "_id" in meta:
+                self.refused.append("custom document id")
+                items.append({kind: {"status": 400, "error": {
+                    "type": "illegal_argument_exception",
+                    "reason": "Document ID is not supported in create/index operation "
+                              "request"}}})
+                position += 2
+                continue
             if kind == "index":
                 source = json.loads(lines[position + 1])
                 self._check_dimensions(names[0], source)
-                docs[qid] = source
-                items.append({kind: {"_id": qid, "status": 201, "result": "created"}})
+                if "_id" in meta:
+                    doc_id = meta["_id"]
+                else:
+                    self._next_id += 1
+                    doc_id = f"1%{self._next_id:08d}"
+                docs[doc_id] = source
+                items.append({kind: {"_id": doc_id, "status": 201, "result": "created"}})
                 position += 2
-            else:
-                existed = docs.pop(qid, None) is not None
-                items.append({kind: {"_id": qid, "status": 200 if existed else 404,
-                                     "result": "deleted" if existed else "not_found"}})
-                position += 1
+                continue
+            doc_id = meta["_id"]
+            existed = docs.pop(doc_id, None) is not None
+            items.append({kind: {"_id": doc_id, "status": 200 if existed else 404,
+                                 "result": "deleted" if existed else "not_found"}})
+            position += 1
         return 200, {"took": 1, "errors": False, "items": items}
 
     def _check_dimensions(self, name: str, source: dict) -> None:
@@ -177,9 +206,9 @@ class Emulator:
             if result is not None:
                 scored.append((qid, doc, *result))
         if "sort" in body:
-            scored.sort(key=lambda entry: entry[0])
+            scored.sort(key=lambda entry: (entry[1]["qid"], entry[0]))
             if "search_after" in body:
-                scored = [e for e in scored if e[0] > body["search_after"][0]]
+                scored = [e for e in scored if e[1]["qid"] > body["search_after"][0]]
         else:
             scored.sort(key=lambda entry: (-entry[2], entry[0]))
         start = body.get("from", 0)
@@ -192,7 +221,7 @@ class Emulator:
                 hit["inner_hits"] = {"questions": {"hits": {"hits": [
                     {"_id": qid, "_nested": {"field": "questions", "offset": offset}}]}}}
             if "sort" in body:
-                hit["sort"] = [qid]
+                hit["sort"] = [doc["qid"]]
             hits.append(hit)
         return {"hits": {"total": {"value": len(scored), "relation": "eq"}, "hits": hits}}
 
@@ -230,6 +259,9 @@ class Emulator:
         if kind == "term":
             (field, value), = spec.items()
             return (1.0, None) if value in _as_list(doc.get(field)) else None
+        if kind == "terms":
+            (field, values), = spec.items()
+            return (1.0, None) if set(_as_list(doc.get(field))) & set(values) else None
         if kind == "ids":
             return (1.0, None) if doc["qid"] in spec["values"] else None
         if kind == "nested":
@@ -260,10 +292,10 @@ class Emulator:
         if "filter" in knn:
             candidates = {q: d for q, d in docs.items()
                           if self._score(knn["filter"], d, docs) is not None}
-            if doc["qid"] not in candidates:
+            if doc["qid"] not in {d["qid"] for d in candidates.values()}:
                 return None
-        ranked = sorted(((self._cosine(field, d, knn["vector"], nested), q)
-                         for q, d in candidates.items()), key=lambda e: (-e[0][0], e[1]))
+        ranked = sorted(((self._cosine(field, d, knn["vector"], nested), d["qid"])
+                         for d in candidates.values()), key=lambda e: (-e[0][0], e[1]))
         ranked = [(result, q) for result, q in ranked if result[0] > -2][:knn["k"]]
         for (cosine, offset), qid in ranked:
             if qid == doc["qid"]:
@@ -349,7 +381,7 @@ def _select(doc: dict, includes: Any) -> dict:
     return selected
 
 
-def emulated_client() -> tuple[OpenSearch, Emulator]:
+def emulated_client(serverless: bool = False) -> tuple[OpenSearch, Emulator]:
     """An opensearch-py client whose requests are answered by a new :class:`Emulator`."""
-    emulator = Emulator()
+    emulator = Emulator(serverless=serverless)
     return client_answering(emulator.handle), emulator

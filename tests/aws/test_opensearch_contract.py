@@ -48,3 +48,18 @@ class TestOpenSearchStoreContractOnEmulator(StoreContract):
     def store(self):
         client, _ = emulated_client()
         return OpenSearchStore(client, "qnabot", sleep=lambda seconds: None)
+
+
+class TestOpenSearchStoreContractOnServerlessDouble(StoreContract):
+    """The contract through a double that answers like an OpenSearch Serverless vector
+    collection: custom document ids, ``_mget`` and ``refresh`` are refused, as the service
+    refuses them. The store, built as ``from_environment`` builds it for an ``aoss`` endpoint,
+    must never send them."""
+
+    @pytest.fixture
+    def store(self):
+        client, emulator = emulated_client(serverless=True)
+        store = OpenSearchStore(client, "qnabot", engine="faiss", refresh=False,
+                                custom_ids=False, sleep=lambda seconds: None)
+        yield store
+        assert emulator.refused == []

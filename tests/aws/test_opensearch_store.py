@@ -352,8 +352,8 @@ def test_question_search_runs_knn_and_bm25_then_fills_in_missing_scores(fake):
     _, knn_c, _, bm25_b = second.lines
     assert knn_c["query"]["nested"]["query"]["knn"]["questions.vector"]["k"] == 1
     assert knn_c["query"]["nested"]["query"]["knn"]["questions.vector"]["filter"] == {
-        "bool": {"filter": [no_client, {"ids": {"values": ["C"]}}]}}
-    assert bm25_b["query"]["bool"]["filter"] == [no_client, {"ids": {"values": ["B"]}}]
+        "bool": {"filter": [no_client, {"terms": {"qid": ["C"]}}]}}
+    assert bm25_b["query"]["bool"]["filter"] == [no_client, {"terms": {"qid": ["B"]}}]
 
     assert [(m.qid, m.vector_score, m.keyword_score, m.matched_text, m.topic)
             for m in matches] == [
@@ -466,7 +466,8 @@ def test_environment_for_aws_domains_signs_with_sigv4(monkeypatch):
         assert isinstance(auth, AWSV4SignerAuth)
         assert (auth.signer.service, auth.signer.region) == (service, "us-east-1")
     assert (es.engine, es.refresh) == ("lucene", True)
-    assert (aoss.engine, aoss.refresh) == ("faiss", False)
+    assert (aoss.engine, aoss.refresh, aoss.custom_ids) == ("faiss", False, False)
+    assert es.custom_ids is True
 
 
 def test_an_unknown_auth_mode_is_refused():

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +54,42 @@ def test_sources_are_copied_without_tests_or_caches(tmp_path, monkeypatch):
 def test_the_runtime_and_the_unused_grpc_stack_are_left_out():
     assert {"boto3", "botocore"} <= set(package.EXCLUDED_DISTRIBUTIONS)
     assert {"grpc", "google"} <= set(package.EXCLUDED_DISTRIBUTIONS)
+
+
+def test_lambda_wheels_are_chosen_by_pip_for_python_3_12_whatever_runs_the_build(tmp_path):
+    command = package.pip_command(["numpy==2.4.6"], tmp_path, arch="x86_64")
+    assert command[0] == sys.executable
+    assert "--only-binary=:all:" in command
+    assert command[command.index("--python-version") + 1] == "3.12"
+    platforms = [command[i + 1] for i, arg in enumerate(command) if arg == "--platform"]
+    assert "manylinux2014_x86_64" in platforms and all("x86_64" in p for p in platforms)
+    arm = package.pip_command(["numpy==2.4.6"], tmp_path, arch="arm64")
+    assert all("aarch64" in arm[i + 1] for i, arg in enumerate(arm) if arg == "--platform")
+
+
+def test_a_broken_python_3_12_shim_is_not_used_for_bytecode(tmp_path, monkeypatch):
+    shim = tmp_path / "python3.12"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.12: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("QNABOT_LAMBDA_PYTHON", str(shim))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    found = package.lambda_python()
+    assert found != str(shim)
+    assert found is None or found == sys.executable  # only when this Python is 3.12 itself
+
+
+def test_installed_dependencies_are_reused_from_the_cache(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_pip(command, check):
+        calls.append(command)
+        target = Path(command[command.index("--target") + 1])
+        (target / "dep").mkdir(parents=True)
+        (target / "dep" / "__init__.py").write_text("")
+
+    monkeypatch.setattr(package.subprocess, "run", fake_pip)
+    for n in range(2):
+        package.install(["dep==1"], tmp_path / f"t{n}", arch="x86_64", cache=tmp_path / "c")
+        assert (tmp_path / f"t{n}" / "dep" / "__init__.py").is_file()
+    assert len(calls) == 1

@@ -131,7 +131,8 @@ def test_the_serverless_collection_is_encrypted_and_limits_data_access_to_our_ro
 
 
 def test_no_statement_allows_every_action_or_an_unlisted_wildcard_resource(template):
-    wildcard_ok = {"comprehend:DetectPiiEntities", "polly:SynthesizeSpeech"}
+    # ListBots and DetectPiiEntities have no resource type; see test_iam_policies.py.
+    wildcard_ok = {"comprehend:DetectPiiEntities", "polly:SynthesizeSpeech", "lex:ListBots"}
     for owner, statement in statements(template):
         actions = as_list(statement["Action"])
         assert "*" not in actions and not any(a.endswith(":*") for a in actions), owner
@@ -158,11 +159,16 @@ def test_bedrock_and_kendra_are_limited_to_the_given_model_and_index(template):
     for owner, statement in statements(template):
         actions = as_list(statement["Action"])
         text = json.dumps(statement["Resource"])
-        if any(a.startswith("bedrock:") for a in actions):
-            assert "${LLMBedrockModelId}" in text or "${EmbeddingsBedrockModelId}" in text, owner
-            assert "foundation-model/*" not in text
+        if any(a.startswith("bedrock:Invoke") for a in actions):
+            if "foundation-model/*" in text:  # only through the stack's inference profile
+                condition = json.dumps(statement["Condition"])
+                assert "bedrock:InferenceProfileArn" in condition, owner
+                assert "inference-profile/${LLMBedrockModelId}" in condition, owner
+            else:
+                assert ("${LLMBedrockModelId}" in text
+                        or "${EmbeddingsBedrockModelId}" in text), owner
         if any(a.startswith("kendra:") for a in actions):
-            assert "index/${DefaultKendraIndexId}" in text, owner
+            assert "index/${Id}" in text and "DefaultKendraIndexId" in text, owner
     assert template["Resources"]["KendraPolicy"]["Condition"] == "UseKendra"
     assert template["Resources"]["BedrockLLMPolicy"]["Condition"] == "UseBedrockLLM"
 
@@ -194,7 +200,7 @@ def test_the_admin_api_requires_cognito_except_for_pages_and_health(template):
     events = template["Resources"]["AdminFunction"]["Properties"]["Events"]
     public = {e["Properties"]["Path"] for e in events.values()
               if e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
-    assert public == {"/designer", "/static/{file}", "/health"}
+    assert public == {"/designer", "/chat", "/config.js", "/static/{file}", "/health"}
     assert all(e["Properties"]["Method"] == "GET" for e in events.values()
                if e["Properties"]["Path"] in public)
 
@@ -208,7 +214,7 @@ def test_s3_imports_trigger_the_import_export_function(template):
 
 def test_outputs_give_the_designer_url_the_bot_and_the_buckets(template):
     outputs = template["Outputs"]
-    for name in ("ContentDesignerUrl", "BotId", "BotAliasId", "ImportExportBucket",
+    for name in ("ContentDesignerURL", "ClientURL", "BotId", "BotAliasId", "ImportExportBucket",
                  "AccessLogsBucket", "UserPoolId", "UserPoolClientId"):
         assert name in outputs
     assert outputs["BotId"]["Value"] == {"Fn::GetAtt": ["LexBot", "BotId"]}
