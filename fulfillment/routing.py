@@ -198,7 +198,7 @@ class RoutingStage:
 
     def _end(self, state: TurnState, answer: Answer, routing: Mapping[str, Any]) -> Answer:
         welcome = state.settings.get("BOT_ROUTER_WELCOME_BACK_MSG")
-        text = f"{answer.text} {welcome}".strip()
+        text = f"{answer.text} {welcome}" if answer.text else welcome
         markdown = f"{answer.markdown or answer.text}\n\n*{welcome}*".strip() if welcome \
             else answer.markdown
         answer.text, answer.markdown, answer.ssml = text, markdown, ""
