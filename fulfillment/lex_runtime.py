@@ -52,8 +52,8 @@ def bot_identity(name: str, environ: Mapping[str, str] | None = None) -> BotIden
 
 
 def lex_session_id(user_id: str) -> str:
-    """A Lex session id for the user: Lex's characters only, at most 100 of them."""
-    return _SESSION_ID_CHARS.sub("_", user_id[:100]) or "nouser"
+    """A Lex session id for the user: Lex's characters only, 2 to 100 of them."""
+    return _SESSION_ID_CHARS.sub("_", user_id[:100]).ljust(2, "_")
 
 
 class LexRuntime:

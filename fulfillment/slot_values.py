@@ -59,7 +59,7 @@ def parse_yes_no_exit(text: str) -> str | None:
 
 def parse_number(text: str) -> str | None:
     """A number in digits or words ("forty two") as Lex writes it ("42", "3.5")."""
-    cleaned = _clean(text).lower().replace(",", "")
+    cleaned = _clean(re.sub(r"(?<=\d),(?=\d{3})", "", text)).lower()
     match = re.search(r"[-+]?\d+(?:\.\d+)?", cleaned)
     if match:
         value = float(match.group())
