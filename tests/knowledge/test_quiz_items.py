@@ -30,10 +30,12 @@ def test_a_broken_quiz_item_is_rejected_naming_the_field():
 
 def test_quiz_items_import_and_are_never_a_search_answer(hashing_kb, tmp_path):
     export = tmp_path / "quiz.json"
+    # even a quiz item carrying text a store could index is never matched
+    quiz = {**QUIZ, "passage": "What does the dog say? Woof!"}
     export.write_text(json.dumps({"qna": [
-        QUIZ, {"qid": "Dogs.1", "q": ["What sound does a dog make?"], "a": "Dogs bark."}]}))
+        quiz, {"qid": "Dogs.1", "q": ["What sound does a dog make?"], "a": "Dogs bark."}]}))
     report = import_files(hashing_kb, [export])
     assert (report.stored, report.rejected) == (2, 0)
     assert hashing_kb.store.get("Quiz.1").kind == "quiz"
-    result = hashing_kb.search("What does the dog say?", Settings.defaults())
+    result = hashing_kb.search("What does the dog say? Woof!", Settings.defaults())
     assert all(hit.item.kind != "quiz" for hit in result.candidates)
