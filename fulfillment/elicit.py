@@ -21,13 +21,14 @@ Smith" -> "Is John Smith correct (Yes/No)?"; "yes" -> "OK. Hi John. Now tell me 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fulfillment.chaining import follow_rule
 from fulfillment.model import Answer, CardButton, ResponseCard
 from fulfillment.pipeline import TurnState
 from fulfillment.response_bots import ResponseBotError, ResponseBots
-from fulfillment.session import context_entry, set_value
+from fulfillment.session import context_entry, count_value, set_value
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +55,27 @@ class ElicitStage:
         state.debug.dialog = f"elicit response ({bot})"
         settings = state.settings
         try:
+            kept = dialog.get("botState")
             turn = self.bots.recognize(
                 bot, state.question, user_id=state.request.user_id,
-                state=dialog.get("botState") or {}, progress=str(dialog.get("progress") or ""))
+                state=kept if isinstance(kept, Mapping) else {},
+                progress=str(dialog.get("progress") or ""))
             outcome, message, slots, bot_state = (turn.dialog_state, turn.message,
                                                   turn.slots, turn.state)
         except ResponseBotError as exc:
             state.debug.degraded.append(f"response bot {bot} failed: {exc}")
             log.warning("response bot %s failed: %s", bot, exc)
             outcome, message, slots, bot_state = "Failed", "", {}, {}
-        namespace = str(dialog.get("namespace") or "")
-        chaining = dialog.get("chainingConfig") or ""
+        namespace = dialog.get("namespace")
+        namespace = namespace.strip() if isinstance(namespace, str) else ""
+        chaining = dialog.get("chainingConfig")
+        chaining = chaining if isinstance(chaining, str) else ""
         answer = Answer(text="", source="elicit")
         keep_open = True
         if outcome == "ConfirmIntent":
             answer.text, answer.card = message, _CONFIRM_CARD
         elif outcome == "Failed":
-            retries = int(dialog.get("loopCount") or 0) + 1
+            retries = count_value(dialog.get("loopCount")) + 1
             dialog["loopCount"] = retries
             if retries >= settings.get("ELICIT_RESPONSE_MAX_RETRIES"):
                 keep_open = False

@@ -23,7 +23,7 @@ from typing import Any
 from fulfillment import render
 from fulfillment.model import Answer, ResponseCard
 from fulfillment.pipeline import TurnState
-from fulfillment.session import context_entry
+from fulfillment.session import context_entry, count_value
 from knowledge.items import Item
 
 #: The ``qnabotcontext`` entry holding a quiz in progress.
@@ -55,7 +55,7 @@ def _choices(item: Item) -> list[tuple[str, bool]]:
 def _ordered(item: Item, order: Sequence[int]) -> list[tuple[str, bool, str]]:
     """(answer, is correct, letter) in the order the user saw them."""
     choices = _choices(item)
-    if sorted(order) != list(range(len(choices))):
+    if not all(isinstance(i, int) for i in order) or sorted(order) != list(range(len(choices))):
         order = range(len(choices))  # the item changed since it was asked: its own order
     return [(*choices[i], letter) for i, letter in zip(order, _letters(len(choices)),
                                                        strict=False)]
@@ -101,7 +101,7 @@ def _ask(state: TurnState, quiz: dict[str, Any], reply: _Reply) -> Answer:
     order = list(range(len(_choices(item))))
     random.Random(f"{state.request.user_id}|{item.qid}|{quiz['questionCount']}").shuffle(order)
     asked = _ordered(item, order)
-    number = int(quiz.get("questionCount") or 0) + 1
+    number = count_value(quiz.get("questionCount")) + 1
     question = str(item.data.get("question") or "")
     reply.say(f"Question {number}: {question} " +
               " ".join(f"{letter}. {text}" for text, _, letter in asked),
@@ -116,8 +116,8 @@ def _ask(state: TurnState, quiz: dict[str, Any], reply: _Reply) -> Answer:
 
 def _finish(state: TurnState, quiz: Mapping[str, Any], reply: _Reply,
             last: Item | None = None) -> Answer:
-    asked = int(quiz.get("questionCount") or 0)
-    right = int(quiz.get("correctAnswerCount") or 0)
+    asked = count_value(quiz.get("questionCount"))
+    right = min(count_value(quiz.get("correctAnswerCount")), asked)
     score = round(right / asked * 100) if asked else 0
     reply.say(f"You answered {right} of {asked} questions correctly: your score is {score}%."
               + (" Well done!" if score > 50 else ""))
@@ -162,7 +162,8 @@ class QuizStage:
             state.debug.degraded.append("quiz question no longer exists; quiz ended")
             reply.say("Sorry, the quiz could not go on.")
             return reply.answer()
-        asked = _ordered(previous, quiz.get("order") or [])
+        order = quiz.get("order")
+        asked = _ordered(previous, order if isinstance(order, list) else [])
         correct = [letter for _, right, letter in asked if right]
         if choice not in (letter for _, _, letter in asked):
             letters = [letter for _, _, letter in asked]
@@ -173,7 +174,7 @@ class QuizStage:
             return answer
         responses = previous.data.get("responses") or {}
         if choice in correct:
-            quiz["correctAnswerCount"] = int(quiz.get("correctAnswerCount") or 0) + 1
+            quiz["correctAnswerCount"] = count_value(quiz.get("correctAnswerCount")) + 1
             reply.say(f"Correct! {responses.get('correct') or ''}")
         else:
             reply.say(f"Sorry, the correct answer was {' or '.join(correct)}. "

@@ -88,3 +88,15 @@ def context_entry(request: Request, key: str) -> dict[str, Any]:
     """An object entry of the incoming ``qnabotcontext`` (empty when absent or not an object)."""
     value = request.context.get(key)
     return dict(value) if isinstance(value, Mapping) else {}
+
+
+def count_value(value: Any) -> int:
+    """A count a dialog keeps in the session; 0 when the client sent something else.
+
+    >>> count_value("3"), count_value("x"), count_value(None)
+    (3, 0, 0)
+    """
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
