@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -58,6 +59,7 @@ class FulfillmentService:
     @classmethod
     def from_environment(cls) -> FulfillmentService:
         """Build every adapter the environment asks for (see :mod:`knowledge.backends`)."""
+        from fulfillment.feedback_log import JsonlFeedbackLog
         from fulfillment.guardrails import GuardSelector
         from fulfillment.hooks import LambdaHookInvoker
         from fulfillment.kendra import KendraRetriever
@@ -79,6 +81,10 @@ class FulfillmentService:
             hooks=LambdaHookInvoker(),
             pii=ComprehendPiiDetector(),
             guard=GuardSelector(home / "guardrails"),
+            # thumbs up/down: the designer's feedback log locally; in Lambda a metrics sink
+            # (Firehose) is the AWS side's, so none is wired here yet
+            feedback=None if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else
+            JsonlFeedbackLog(home / "feedback.jsonl"),
         )
         return cls(TurnPipeline(services), open_settings_repo(home))
 

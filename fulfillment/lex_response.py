@@ -107,6 +107,7 @@ def session_attributes(turn: TurnResult) -> dict[str, str]:
         "previous": {"qid": answer.qid or "", "q": request.transcript},
         "navigation": {"next": answer.next_qid, "previous": _previous_qids(request)},
         "topic": turn.topic,
+        **answer.context,
     }
     app_context: dict[str, Any] = {"altMessages": {"markdown": answer.markdown,
                                                    "ssml": answer.ssml}}

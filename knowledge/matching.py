@@ -48,6 +48,8 @@ from knowledge.store import FieldMatch, SearchField, Store
 MatchMode = Literal["hybrid", "embeddings", "keywords"]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+#: Kinds of items a search may find (quiz questions are asked by their quiz only).
+SEARCHABLE_KINDS = frozenset({"qna", "text"})
 # Words that carry no topic: questions differ by content words, not by these.
 STOPWORDS = frozenset(
     """a about an and any are as at be been but by can could did do does doing for from had has
@@ -364,6 +366,7 @@ class Matcher:
             if stage == SearchField.QUESTIONS and params.uses_answers and vector is not None:
                 answers = answer_evidence(self.retrieve_answers(vector, params, client_filter))
             items = self.store.get_many([m.qid for m in matches]) if matches else {}
+            items = {qid: item for qid, item in items.items() if item.kind in SEARCHABLE_KINDS}
             hits = score_stage(stage, query, matches, items, params, topic, answers)
             result.timings_ms[stage.value] = (time.perf_counter() - started) * 1000
             result.candidates.extend(hits)

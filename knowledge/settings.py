@@ -207,6 +207,21 @@ REGISTRY: dict[str, Setting] = {
            "Question of the item that answers a refused question."),
         _s("PII_REJECTION_ENTITY_TYPES", "list", "ADDRESS,EMAIL,SSN,PHONE,PASSWORD,USERNAME",
            "Security", "Comprehend PII entity types that are refused."),
+        # conversation: elicit response and bot routing (QnABot's names and defaults)
+        _s("ELICIT_RESPONSE_MAX_RETRIES", "int", "3", "Conversation",
+           "Replies a response bot may fail to understand before the dialog gives up.",
+           minimum=1, maximum=20),
+        _s("ELICIT_RESPONSE_RETRY_MESSAGE", "str", "Please try again.", "Conversation",
+           "Said when a response bot did not understand the reply."),
+        _s("ELICIT_RESPONSE_BOT_FAILURE_MESSAGE", "str",
+           "Your response was not understood. Please start again.", "Conversation",
+           "Said when a response bot gave up (after ELICIT_RESPONSE_MAX_RETRIES)."),
+        _s("ELICIT_RESPONSE_DEFAULT_MSG", "str", "Ok. ", "Conversation",
+           "Said when a response bot has nothing to say."),
+        _s("BOT_ROUTER_WELCOME_BACK_MSG", "str", "Welcome back to QnABot.", "Conversation",
+           "Said when a conversation handed to a specialty bot comes back."),
+        _s("BOT_ROUTER_EXIT_MSGS", "str", "exit,quit,goodbye,leave", "Conversation",
+           "Comma-separated phrases that end a conversation with a specialty bot."),
     ]
 }
 

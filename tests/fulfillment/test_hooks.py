@@ -68,14 +68,26 @@ def test_a_hook_outside_the_allowed_prefix_is_not_invoked(tmp_path, settings):
     assert "does not start with the allowed prefix" in turn.debug.hook
 
 
-def test_qnabot_built_in_hooks_are_skipped_and_the_item_answers(kb, settings):
+def test_qnabot_greeting_hook_runs_in_process_without_invoking_a_lambda(kb, settings):
     invoker = FakeInvoker()
     turn = make_pipeline(kb, hooks=invoker).run(
         Request(session_id="s1", transcript="What are lambda hooks"), settings)
     assert turn.answer.qid == "GreetingHookExample"
-    assert turn.answer.text.startswith("Lambda Hooks allow you to extend QnABot")
+    assert turn.answer.text.split(", ", 1)[0] in ("good morning", "good afternoon",
+                                                   "good evening")
+    assert turn.answer.text.endswith("Lambda Hooks allow you to extend QnABot by returning "
+                                     "dynamic answers.")
     assert invoker.invocations == []
-    assert "built-in hook QNA:ExampleJSLambdahook" in turn.debug.hook
+    assert turn.debug.hook == "ran built-in QNA:ExampleJSLambdahook"
+
+
+def test_a_qnabot_hook_that_needs_aws_is_skipped_and_the_item_answers(tmp_path, settings):
+    invoker = FakeInvoker()
+    turn = run(tmp_path, settings, {**HOOKED, "l": "QNA:ExamplePYTHONLambdaConnectCallback"},
+               invoker)
+    assert turn.answer.text == "Let me check."
+    assert invoker.invocations == []
+    assert "built-in hook QNA:ExamplePYTHONLambdaConnectCallback" in turn.debug.hook
 
 
 def test_session_attributes_cannot_name_a_function_to_call(tmp_path, settings):

@@ -68,7 +68,7 @@ def test_text_items_need_a_passage():
 
 
 def test_unknown_type_and_non_objects_are_rejected_clearly():
-    assert problems_of(qna(type="slot")) == ['type: must be "qna" or "text" (got slot)']
+    assert problems_of(qna(type="slot")) == ['type: must be one of "qna", "text", "quiz" (got slot)']
     assert problems_of(["not", "an", "object"]) == ["item: must be a JSON object, not list"]
 
 
