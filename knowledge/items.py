@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from knowledge.client_filters import filter_terms
 from knowledge.validation import FieldProblem, validate_item_json
 
 ItemKind = Literal["qna", "text"]
@@ -132,9 +133,10 @@ class Item:
 
     @property
     def client_filter_values(self) -> tuple[str, ...]:
-        """Comma-separated ``clientFilterValues`` as a tuple; empty means "any client"."""
+        """The words of ``clientFilterValues``, lowercased as QnABot matches them; empty means
+        "any client" (see :mod:`knowledge.client_filters`)."""
         raw = self.data.get("clientFilterValues", "") or ""
-        return tuple(v.strip() for v in raw.split(",") if v.strip())
+        return filter_terms(raw if isinstance(raw, str) else ",".join(map(str, raw)))
 
     @property
     def session_attributes(self) -> dict[str, str]:
