@@ -315,7 +315,7 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
 
     @app.get("/schemas/<item_type>", summary="The JSON Schema of an item type",
              tags=["items"], security=ADMIN)
-    def schema(item_type: Annotated[Literal["qna", "text"], Path()]) -> dict[str, Any]:
+    def schema(item_type: Annotated[Literal["qna", "text", "slottype"], Path()]) -> dict[str, Any]:
         return item_schema(item_type)
 
     # --- test -----------------------------------------------------------------------------

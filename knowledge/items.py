@@ -21,7 +21,9 @@ from typing import Any, Literal
 from knowledge.client_filters import filter_terms
 from knowledge.validation import FieldProblem, validate_item_json
 
-ItemKind = Literal["qna", "text"]
+ItemKind = Literal["qna", "text", "slottype"]
+#: Kinds whose text is searched; a ``slottype`` only defines a Lex slot type.
+SEARCHABLE_KINDS = ("qna", "text")
 
 #: QnABot marks the items that answer unmatched questions and errors by a special question.
 DEFAULT_NO_HITS_QUESTION = "no_hits"
@@ -79,9 +81,19 @@ class Item:
         return tuple(self.data.get("q", ()))
 
     @property
+    def searchable(self) -> bool:
+        """False for items that are never matched (a ``slottype``)."""
+        return self.kind in SEARCHABLE_KINDS
+
+    @property
     def answer(self) -> str:
-        """The plain-text answer of a QnA item, or the passage of a text item."""
-        return self.data["a"] if self.kind == "qna" else self.data["passage"]
+        """The plain-text answer of a QnA item, or the passage of a text item (a slot type's
+        description or qid, which is never searched)."""
+        if self.kind == "qna":
+            return self.data["a"]
+        if self.kind == "text":
+            return self.data["passage"]
+        return self.data.get("descr") or self.qid
 
     @property
     def passage(self) -> str:

@@ -217,7 +217,7 @@ def document(stored: StoredItem) -> dict[str, Any]:
         ]
         doc["answer"] = item.answer
         doc["answer_vector"] = _vector_json(stored.answer_vector)
-    else:
+    elif item.kind == "text":
         doc["passage"] = item.passage
         doc["passage_vector"] = _vector_json(stored.answer_vector)
     return doc

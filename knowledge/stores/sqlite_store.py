@@ -369,6 +369,8 @@ class _WriteBatch:
                 question_rows.append((question_id, qid, ordinal, text, vector))
                 question_fts.append((question_id, text))
                 question_id += 1
+            if not item.searchable:
+                continue  # a slot type: kept, never matched
             answer_field = "answers" if item.kind == "qna" else "passages"
             answer_rows.append((answer_id, qid, answer_field, item.answer, answer_bytes[n]))
             answer_fts[answer_field].append((answer_id, item.answer))

@@ -445,6 +445,18 @@ class StoreContract:
 
         assert sorted(qids(found)) == expected
 
+    def test_slot_type_items_are_kept_but_never_matched(self, store, put, embeddings) -> None:
+        slot_type = {"qid": "Colors", "type": "slottype", "descr": "ticket office colors",
+                     "slotTypeValues": [{"samplevalue": "ticket office"}]}
+        put(qna("Open.1", "Where is the ticket office?"), slot_type)
+        vector = embeddings.embed(["ticket office colors"])[0]
+
+        for field in SearchField:
+            assert "Colors" not in qids(store.search(field, vector=vector, text="ticket office "
+                                                     "colors", k=5))
+        assert store.get("Colors").to_json() == slot_type
+        assert store.count() == 2
+
     def test_client_filter_applies_to_passages(self, store, put, embeddings) -> None:
         put(passage("Open.1", "The ticket office is by the gate."),
             passage("Web.1", "The ticket office is by the gate.", clientFilterValues="web"))
