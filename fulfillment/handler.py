@@ -65,6 +65,7 @@ class FulfillmentService:
         from fulfillment.memory import Memory, open_user_store
         from fulfillment.pii import ComprehendPiiDetector
         from fulfillment.pipeline import Services, TurnPipeline
+        from fulfillment.s3_urls import S3UrlSigner
         from knowledge.backends import open_knowledge_base, open_settings_repo
         from knowledge.home import qnabot_home
 
@@ -77,6 +78,7 @@ class FulfillmentService:
                         "knowledge_base": BedrockKnowledgeBaseRetriever()},
             hooks=LambdaHookInvoker(),
             pii=ComprehendPiiDetector(),
+            url_signer=S3UrlSigner(),
         )
         return cls(TurnPipeline(services), open_settings_repo(home))
 
