@@ -8,7 +8,7 @@ export QNABOT_HOME ?= $(CURDIR)/.qnabot
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast lint format bench soak package deploy lock clean
+.PHONY: install run test test-fast lint format bench soak package deploy lock clean settings-doc
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ bench: install
 
 soak: install
 	$(PY) -m bench.soak
+
+# docs/settings.md: QnABot's settings and what this implementation does with each.
+settings-doc: install
+	$(PY) -m knowledge.settings_qnabot
 
 # Lambda artifacts under build/, with their sizes.
 package: install

@@ -4,9 +4,11 @@
 to the knowledge base.
 
 1. find the bot by name, or create it (and wait until it is ``Available``);
-2. per locale: create or update the locale (voice), the ``QnaSlotType`` values, ``QnaIntent``
-   and its ``qnaslot`` slot, the ``FallbackIntent`` code hook, the ``QID-INTENT-*`` intents
-   (deleting those whose item is gone), then build the locale and wait for ``Built``;
+2. per locale: create or update the locale (voice), the ``QnaSlotType`` values, the
+   ``QID-SLOTTYPE-*`` slot types of ``slottype`` items, ``QnaIntent`` and its ``qnaslot`` slot,
+   the ``FallbackIntent`` code hook, the ``QID-INTENT-*`` intents with their slots (deleting
+   intents, slots and slot types whose item is gone), then build the locale and wait for
+   ``Built``;
 3. create a bot version from the draft, point the ``live`` alias at it with the fulfillment
    Lambda as each locale's code hook, and delete the versions no alias uses any more.
 
@@ -30,12 +32,17 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.definition import (
+    BUILTIN_SLOT_TYPE_PREFIX,
     QID_INTENT_PREFIX,
+    QID_SLOTTYPE_PREFIX,
+    QNA_INTENT,
     QNA_SLOT,
     QNA_SLOT_TYPE,
     BotDefinition,
     IntentDefinition,
     LocaleDefinition,
+    SlotDefinition,
+    SlotTypeDefinition,
 )
 
 DRAFT = "DRAFT"
@@ -163,14 +170,18 @@ class LexBotBuilder:
                    done={"NotBuilt", "Built", "ReadyExpressTesting"})
 
         slot_type_id = self._ensure_slot_type(where, locale.slot_values)
+        type_ids = {slot_type.name: self._ensure_qid_slot_type(where, slot_type)
+                    for slot_type in locale.slot_types}
         existing = self._intents(where)
         for intent in locale.intents:
-            self._ensure_intent(where, intent, existing.get(intent.name), slot_type_id)
+            self._ensure_intent(where, intent, existing.get(intent.name), slot_type_id,
+                                type_ids)
         wanted = {intent.name for intent in locale.intents}
         for name, intent_id in sorted(existing.items()):
             if name.startswith(QID_INTENT_PREFIX) and name not in wanted:
                 self._call(f"delete intent {name}", self.client.delete_intent,
                            intentId=intent_id, **where)
+        self._delete_stale_slot_types(where, set(type_ids))
 
     def _ensure_slot_type(self, where: dict[str, str], values: tuple[str, ...]) -> str:
         reply = self._call("list slot types", self.client.list_slot_types, **where, filters=[
@@ -187,6 +198,39 @@ class LexBotBuilder:
         return self._call("create the question slot type", self.client.create_slot_type,
                           **body)["slotTypeId"]
 
+    def _slot_types(self, where: dict[str, str], name: str, operator: str) -> dict[str, str]:
+        """Slot types of the draft locale whose name equals (EQ) or contains (CO) ``name``."""
+        reply = self._call("list slot types", self.client.list_slot_types, **where, filters=[
+            {"name": "SlotTypeName", "values": [name], "operator": operator}])
+        return {s["slotTypeName"]: s["slotTypeId"] for s in reply.get("slotTypeSummaries", ())}
+
+    def _ensure_qid_slot_type(self, where: dict[str, str], slot_type: SlotTypeDefinition) -> str:
+        """Create or update the slot type of a ``slottype`` item; returns its id."""
+        values = []
+        for value in slot_type.values:
+            entry: dict[str, Any] = {"sampleValue": {"value": value.value}}
+            if value.synonyms:
+                entry["synonyms"] = [{"value": synonym} for synonym in value.synonyms]
+            values.append(entry)
+        body = {**where, "slotTypeName": slot_type.name, "description": slot_type.description,
+                "slotTypeValues": values,
+                "valueSelectionSetting": {"resolutionStrategy": slot_type.resolution_strategy}}
+        found = self._slot_types(where, slot_type.name, "EQ").get(slot_type.name)
+        if found:
+            self._call(f"update slot type {slot_type.name}", self.client.update_slot_type,
+                       slotTypeId=found, **body)
+            return found
+        return self._call(f"create slot type {slot_type.name}", self.client.create_slot_type,
+                          **body)["slotTypeId"]
+
+    def _delete_stale_slot_types(self, where: dict[str, str], wanted: set[str]) -> None:
+        """Delete the ``QID-SLOTTYPE-*`` types whose item is gone (after the intents, which no
+        longer use them)."""
+        for name, type_id in sorted(self._slot_types(where, QID_SLOTTYPE_PREFIX, "CO").items()):
+            if name.startswith(QID_SLOTTYPE_PREFIX) and name not in wanted:
+                self._call(f"delete slot type {name}", self.client.delete_slot_type,
+                           slotTypeId=type_id, **where)
+
     def _intents(self, where: dict[str, str]) -> dict[str, str]:
         """Every intent of the draft locale, name -> id."""
         intents: dict[str, str] = {}
@@ -200,7 +244,8 @@ class LexBotBuilder:
                 return intents
 
     def _ensure_intent(self, where: dict[str, str], intent: IntentDefinition,
-                       intent_id: str | None, slot_type_id: str) -> None:
+                       intent_id: str | None, slot_type_id: str,
+                       type_ids: dict[str, str] | None = None) -> None:
         body: dict[str, Any] = {**where, "intentName": intent.name,
                                 "fulfillmentCodeHook": {"enabled": True}}
         if intent.parent_signature:
@@ -215,13 +260,71 @@ class LexBotBuilder:
                                    **first)["intentId"]
             if not intent.has_slot:
                 return
+        elif intent.qid:
+            # Slots the item no longer has go first (an utterance may not name a lost slot).
+            self._converge_slots(where, intent, intent_id, type_ids or {})
         update: dict[str, Any] = {**body, "intentId": intent_id}
         if utterances:
             update["sampleUtterances"] = utterances
-        if intent.has_slot:
+        if intent.name == QNA_INTENT:
             slot_id = self._ensure_slot(where, intent_id, slot_type_id)
             update["slotPriorities"] = [{"priority": 1, "slotId": slot_id}]
+        elif intent.slots:
+            slot_ids = self._ensure_qid_slots(where, intent, intent_id, type_ids or {})
+            update["slotPriorities"] = [{"priority": n, "slotId": slot_id}
+                                        for n, slot_id in enumerate(slot_ids, start=1)]
         self._call(f"update intent {intent.name}", self.client.update_intent, **update)
+
+    def _existing_slots(self, where: dict[str, str], intent_id: str) -> dict[str, str]:
+        reply = self._call("list slots", self.client.list_slots, **where, intentId=intent_id)
+        return {s["slotName"]: s["slotId"] for s in reply.get("slotSummaries", ())}
+
+    def _converge_slots(self, where: dict[str, str], intent: IntentDefinition, intent_id: str,
+                        type_ids: dict[str, str]) -> None:
+        wanted = {slot.name for slot in intent.slots}
+        for name, slot_id in sorted(self._existing_slots(where, intent_id).items()):
+            if name not in wanted:
+                self._call(f"delete slot {name} of {intent.name}", self.client.delete_slot,
+                           slotId=slot_id, intentId=intent_id, **where)
+
+    def _slot_type_id(self, where: dict[str, str], intent: IntentDefinition,
+                      slot: SlotDefinition, type_ids: dict[str, str]) -> str:
+        if slot.slot_type.startswith(BUILTIN_SLOT_TYPE_PREFIX):
+            return slot.slot_type
+        if slot.slot_type in type_ids:
+            return type_ids[slot.slot_type]
+        found = self._slot_types(where, slot.slot_type, "EQ").get(slot.slot_type)
+        if found is None:
+            raise BotBuildError(
+                f'slot type "{slot.slot_type}" of slot {slot.name} (qid "{intent.qid}") is not '
+                "a built-in AMAZON.* type, a slottype item, or a custom slot type of the bot; "
+                "import the slottype item or fix slotType")
+        return found
+
+    def _ensure_qid_slots(self, where: dict[str, str], intent: IntentDefinition, intent_id: str,
+                          type_ids: dict[str, str]) -> list[str]:
+        """Create or update the item's slots, in order; returns their ids."""
+        existing = self._existing_slots(where, intent_id)
+        ids = []
+        for slot in intent.slots:
+            setting: dict[str, Any] = {
+                "slotConstraint": "Required" if slot.required else "Optional",
+                "promptSpecification": {"messageGroups": [{"message": {
+                    "plainTextMessage": {"value": slot.prompt}}}], "maxRetries": 4},
+            }
+            if slot.sample_utterances:
+                setting["sampleUtterances"] = [{"utterance": u} for u in slot.sample_utterances]
+            body = {**where, "intentId": intent_id, "slotName": slot.name,
+                    "slotTypeId": self._slot_type_id(where, intent, slot, type_ids),
+                    "valueElicitationSetting": setting}
+            if slot.name in existing:
+                self._call(f"update slot {slot.name} of {intent.name}", self.client.update_slot,
+                           slotId=existing[slot.name], **body)
+                ids.append(existing[slot.name])
+            else:
+                ids.append(self._call(f"create slot {slot.name} of {intent.name}",
+                                      self.client.create_slot, **body)["slotId"])
+        return ids
 
     def _ensure_slot(self, where: dict[str, str], intent_id: str, slot_type_id: str) -> str:
         reply = self._call("list slots", self.client.list_slots, **where, intentId=intent_id)

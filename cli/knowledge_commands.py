@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import Counter
@@ -34,7 +35,16 @@ from knowledge.exporter import export_items
 from knowledge.home import qnabot_home
 from knowledge.importer import import_files
 from knowledge.knowledge_base import KnowledgeBase
-from knowledge.settings import REGISTRY, Settings, lookup, validate_updates
+from knowledge.settings import (
+    REGISTRY,
+    SettingError,
+    Settings,
+    close_matches,
+    custom_setting,
+    lookup,
+    validate_updates,
+)
+from knowledge.settings_transfer import export_settings, parse_settings_file
 from knowledge.store import Store
 
 #: Width of the matched-text column of ``qnabot search`` and of values in ``settings list``.
@@ -226,13 +236,22 @@ def _register_settings(subparsers: argparse._SubParsersAction) -> None:
                                              "them) to the default")
     reset.add_argument("name", metavar="NAME", nargs="?")
     reset.set_defaults(func=run_settings_reset)
+    export = actions.add_parser("export", help="write the settings that differ from their "
+                                               "defaults as QnABot's settings.json")
+    export.add_argument("file", metavar="FILE", help='the file to write ("-" for stdout)')
+    export.set_defaults(func=run_settings_export)
+    import_ = actions.add_parser("import", help="set the settings of a QnABot settings.json "
+                                                "(the others are kept)")
+    import_.add_argument("file", metavar="FILE")
+    import_.set_defaults(func=run_settings_import)
 
 
 def run_settings_list(args: argparse.Namespace) -> int:
     """``qnabot settings list``: ``*`` marks an override."""
     overrides = open_settings_repo(qnabot_home()).overrides()
     settings = Settings.from_overrides(overrides)
-    declared = list(REGISTRY.values())
+    declared = list(REGISTRY.values()) + [custom_setting(name) for name in sorted(overrides)
+                                          if name not in REGISTRY]
     if args.category:
         categories = sorted({s.category for s in declared})
         declared = [s for s in declared if s.category.lower() == args.category.lower()]
@@ -253,14 +272,19 @@ def run_settings_list(args: argparse.Namespace) -> int:
           shorten(s.default, TEXT_WIDTH), s.category] for s in declared],
     )
     count = sum(name in REGISTRY for name in overrides)
-    print(f"* = overridden ({count} of {len(REGISTRY)} settings)")
+    custom = len(overrides) - count
+    print(f"* = overridden ({count} of {len(REGISTRY)} settings)"
+          + (f"; {custom} custom" if custom else ""))
     return 0
 
 
 def run_settings_get(args: argparse.Namespace) -> int:
     """``qnabot settings get NAME``: the stored text, exactly."""
-    setting = lookup(args.name)
-    print(load_settings(open_settings_repo(qnabot_home())).text(setting.name))
+    settings = load_settings(open_settings_repo(qnabot_home()))
+    if args.name in settings.custom():
+        print(settings.text(args.name))
+        return 0
+    print(settings.text(lookup(args.name).name))
     return 0
 
 
@@ -269,7 +293,17 @@ def run_settings_set(args: argparse.Namespace) -> int:
     stored = validate_updates({args.name: args.value})
     open_settings_repo(qnabot_home()).save(stored)
     print(f"{args.name} = {stored[args.name]}")
+    _warn_custom(stored)
     return 0
+
+
+def _warn_custom(stored: dict[str, str]) -> None:
+    for name in sorted(stored):
+        if name not in REGISTRY:
+            close = close_matches(name)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            print(f"note: {name} is a custom setting (passed to hooks and templates){hint}",
+                  file=sys.stderr)
 
 
 def run_settings_reset(args: argparse.Namespace) -> int:
@@ -280,9 +314,44 @@ def run_settings_reset(args: argparse.Namespace) -> int:
         repo.remove(None)
         print(f"removed {count} overrides; every setting has its default")
         return 0
+    if args.name in repo.overrides() and args.name not in REGISTRY:
+        repo.remove([args.name])
+        print(f"{args.name} removed (custom setting)")
+        return 0
     setting = lookup(args.name)
     repo.remove([setting.name])
     print(f"{setting.name} = {setting.default} (default)")
+    return 0
+
+
+def run_settings_export(args: argparse.Namespace) -> int:
+    """``qnabot settings export FILE``: QnABot's settings.json (what differs from defaults)."""
+    exported = export_settings(load_settings(open_settings_repo(qnabot_home())))
+    text = json.dumps(exported, indent=2, ensure_ascii=False) + "\n"
+    if args.file == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.file).write_text(text, encoding="utf-8")
+        print(f"wrote {len(exported)} settings to {args.file}")
+    return 0
+
+
+def run_settings_import(args: argparse.Namespace) -> int:
+    """``qnabot settings import FILE``: set every setting of the file, or none when one is
+    wrong (each problem is named)."""
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"cannot read {args.file}: {exc}") from None
+    try:
+        stored = parse_settings_file(text, args.file)
+    except SettingError as exc:
+        raise SettingError(f"{args.file}: nothing imported:\n{exc}") from None
+    open_settings_repo(qnabot_home()).save(stored)
+    custom = sum(name not in REGISTRY for name in stored)
+    print(f"imported {len(stored)} settings from {args.file}"
+          + (f" ({custom} custom)" if custom else ""))
+    _warn_custom(stored)
     return 0
 
 

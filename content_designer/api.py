@@ -47,7 +47,16 @@ from content_designer.pages import PAGES, SECURITY_HEADERS, static_file
 from content_designer.services import DesignerServices
 from knowledge.embeddings.base import EmbeddingsError
 from knowledge.items import InvalidItemError, parse_item
-from knowledge.settings import REGISTRY, SettingError, lookup, validate_updates
+from knowledge.settings import (
+    REGISTRY,
+    SettingError,
+    close_matches,
+    custom_setting,
+    is_custom,
+    lookup,
+    validate_updates,
+)
+from knowledge.settings_transfer import EXPORT_FILE_NAME, export_settings, validate_import
 from knowledge.store import DimensionMismatchError, StoreError
 from knowledge.validation import item_schema
 
@@ -88,7 +97,7 @@ class ExportRequest(BaseModel):
 
 
 class ResetSettings(BaseModel):
-    names: list[str] | None = Field(None, max_length=len(REGISTRY),
+    names: list[str] | None = Field(None, max_length=len(REGISTRY) + 1000,
                                     description="Settings to reset; all of them when omitted.")
 
 
@@ -136,7 +145,7 @@ def _setting_name(problem: str) -> str:
 
 
 def _setting_json(name: str, overrides: dict[str, str]) -> dict[str, Any]:
-    setting = REGISTRY[name]
+    setting = REGISTRY.get(name) or custom_setting(name)
     return {
         "name": name,
         "type": setting.type,
@@ -149,6 +158,16 @@ def _setting_json(name: str, overrides: dict[str, str]) -> dict[str, Any]:
         "maximum": setting.maximum,
         "choices": list(setting.choices),
     }
+
+
+def _custom_warnings(stored: dict[str, str]) -> list[str]:
+    """A note for each new custom setting whose name is close to a declared one (a typo?)."""
+    warnings = []
+    for name in sorted(stored):
+        if name not in REGISTRY and (close := close_matches(name)):
+            warnings.append(f'{name} is kept as a custom setting; did you mean '
+                            f'{" or ".join(close)}?')
+    return warnings
 
 
 def create_app(services: DesignerServices) -> APIGatewayRestResolver:
@@ -296,7 +315,7 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
 
     @app.get("/schemas/<item_type>", summary="The JSON Schema of an item type",
              tags=["items"], security=ADMIN)
-    def schema(item_type: Annotated[Literal["qna", "text"], Path()]) -> dict[str, Any]:
+    def schema(item_type: Annotated[Literal["qna", "text", "slottype"], Path()]) -> dict[str, Any]:
         return item_schema(item_type)
 
     # --- test -----------------------------------------------------------------------------
@@ -395,10 +414,11 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
              tags=["settings"], security=ADMIN)
     def get_settings() -> dict[str, Any]:
         overrides = services.settings_repo.overrides()
-        return {"settings": [_setting_json(name, overrides) for name in REGISTRY]}
+        custom = sorted(name for name in overrides if name not in REGISTRY)
+        return {"settings": [_setting_json(name, overrides) for name in [*REGISTRY, *custom]]}
 
-    @app.put("/settings", summary="Change some settings (typed; unknown names refused)",
-             tags=["settings"], security=ADMIN)
+    @app.put("/settings", summary="Change some settings (typed; other names are kept as "
+                                  "custom settings)", tags=["settings"], security=ADMIN)
     def update_settings(
         values: Annotated[dict[str, str | int | float | bool | dict[str, Any] | list[Any]],
                           Body(description='{"SETTING_NAME": value, ...}')],
@@ -407,12 +427,33 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
         services.settings_repo.save(stored)
         overrides = services.settings_repo.overrides()
         return {"updated": sorted(stored),
-                "settings": [_setting_json(name, overrides) for name in sorted(stored)]}
+                "settings": [_setting_json(name, overrides) for name in sorted(stored)],
+                "warnings": _custom_warnings(stored)}
+
+    @app.get("/settings/export", summary="The settings that differ from their defaults, as "
+                                         "QnABot's settings.json", tags=["settings"],
+             security=ADMIN)
+    def export_settings_file() -> Response[dict[str, Any]]:
+        exported = export_settings(services.settings())
+        return Response(200, content_types.APPLICATION_JSON, exported,
+                        headers={"Content-Disposition":
+                                 f'attachment; filename="{EXPORT_FILE_NAME}"'})
+
+    @app.post("/settings/import", summary="Set the settings of a QnABot settings.json (others "
+                                          "are kept)", tags=["settings"], security=ADMIN)
+    def import_settings_file(
+        values: Annotated[dict[str, Any], Body(description='QnABot\'s settings.json: '
+                                                           '{"SETTING_NAME": value, ...}')],
+    ) -> dict[str, Any]:
+        stored = validate_import(values)
+        services.settings_repo.save(stored)
+        return {"imported": sorted(stored), "warnings": _custom_warnings(stored)}
 
     @app.post("/settings/reset", summary="Reset some settings, or all, to their defaults",
               tags=["settings"], security=ADMIN)
     def reset_settings(request: ResetSettings) -> dict[str, Any]:
-        names = None if request.names is None else [lookup(n).name for n in request.names]
+        names = None if request.names is None else [
+            n if is_custom(n) else lookup(n).name for n in request.names]
         services.settings_repo.remove(names)
         return {"reset": sorted(names) if names is not None else "all"}
 

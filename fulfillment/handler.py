@@ -68,6 +68,7 @@ class FulfillmentService:
         from fulfillment.memory import Memory, open_user_store
         from fulfillment.pii import ComprehendPiiDetector
         from fulfillment.pipeline import Services, TurnPipeline
+        from fulfillment.s3_urls import S3UrlSigner
         from knowledge.backends import open_knowledge_base, open_settings_repo
         from knowledge.home import qnabot_home
 
@@ -85,6 +86,7 @@ class FulfillmentService:
             # (Firehose) is the AWS side's, so none is wired here yet
             feedback=None if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else
             JsonlFeedbackLog(home / "feedback.jsonl"),
+            url_signer=S3UrlSigner(),
         )
         return cls(TurnPipeline(services), open_settings_repo(home))
 

@@ -55,7 +55,8 @@ from fulfillment.prompts import ContextPassage, fit_qa_prompt, rewrite_prompt
 from fulfillment.retrieval import RetrievalError, RetrievedPassage, Retriever
 from fulfillment.sanitize import to_ssml
 from fulfillment.session import current_session
-from fulfillment.templating import TemplateContext, render_template
+from fulfillment.templated_answer import client_type, render_answer, template_fields_text
+from fulfillment.templating import Renderer, TemplateContext
 from knowledge.items import Item
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.matching import Hit, SearchResult
@@ -90,6 +91,7 @@ class Services:
     response_bots: Any = None
     specialty_bots: Any = None
     feedback: Any = None  # where thumbs up/down go (``record_feedback(record)``)
+    url_signer: Callable[[str], str] | None = None  # presigns S3 links ({{signS3URL ...}})
 
 
 @dataclass
@@ -554,18 +556,25 @@ class TurnPipeline:
 
     def _fill_templates(self, state: TurnState, answer: Answer) -> Answer:
         """Render the Handlebars of a curated answer (never of LLM output or user text)."""
-        if answer.generated or state.item is None or answer.qid != state.item.qid or \
-                "{{" not in answer.text + answer.markdown + answer.ssml:
+        item = state.item
+        if answer.generated or item is None or answer.qid != item.qid or \
+                "{{" not in template_fields_text(answer):
             return answer
         user, now = state.user, self.services.memory.clock()
+        request = state.request
+        previous = request.context.get("previous")
         context = TemplateContext(
             interaction_count=(user.interaction_count if user else 0) + 1,
             seconds_since_last=max(0.0, now - user.last_seen) if user else 0.0,
-            user_id=state.request.user_id, question=state.question,
-            session=current_session(state.request, answer))
-        return replace(answer, text=render_template(answer.text, context),
-                       markdown=render_template(answer.markdown, context),
-                       ssml=render_template(answer.ssml, context))
+            user_id=request.user_id, question=state.query or state.question,
+            original_question=state.question,
+            previous_question=previous.get("q", "") if isinstance(previous, Mapping) else "",
+            matched_question=item.questions[0] if item.questions else "",
+            session=current_session(request, answer), slots=request.slots,
+            settings=state.settings.all_text(), client_type=client_type(request),
+            locale=request.locale, input_transcript=request.transcript,
+            sign_url=self.services.url_signer)
+        return render_answer(answer, Renderer(context))
 
     def _direct(self, state: TurnState) -> Answer | None:
         """``QID-INTENT-<qid>`` or ``QID::<qid>``: that item, without searching."""

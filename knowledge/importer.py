@@ -6,6 +6,8 @@ Two file formats are read, told apart by their content rather than their extensi
   (the designer's exports carry one). It is streamed with ``ijson``, so a 100 MB file imports
   in bounded memory.
 * JSON Lines: one item per line; blank lines are ignored.
+* QnABot's Excel spreadsheets (``.xlsx``), one item per row (:mod:`knowledge.excel_import`);
+  problems are located by sheet and row.
 
 Every item is validated with :func:`knowledge.items.parse_item`. An invalid *item* is reported
 (one :class:`ItemProblem` per problem, naming the file, the item's position, the line for JSON
@@ -42,7 +44,7 @@ import ijson
 from knowledge.items import InvalidItemError, Item, parse_item
 from knowledge.knowledge_base import KnowledgeBase
 
-FileFormat = Literal["export", "jsonl"]
+FileFormat = Literal["export", "jsonl", "xlsx"]
 
 #: Bytes read to tell the two formats apart.
 SNIFF_BYTES = 64 * 1024
@@ -183,6 +185,7 @@ class RawItem:
     line: int | None
     value: Any
     error: str = ""
+    sheet: str = ""  # the worksheet of a spreadsheet row
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,8 @@ class ImportSource:
         """The file's items in order; raises :class:`ImportFileError` if the file is broken."""
         if self.format == "export":
             return _read_export(self)
+        if self.format == "xlsx":
+            return _read_workbook(self)
         return _read_json_lines(self)
 
 
@@ -231,7 +236,9 @@ def open_source(path: str | os.PathLike[str]) -> ImportSource:
             raise ImportFileError(name, f"is {encoding} text, not UTF-8",
                                   hint="save it as UTF-8 and import it again")
     if head.startswith(b"PK\x03\x04"):
-        raise ImportFileError(name, "is a ZIP or Excel file, not JSON",
+        if _is_workbook(path):
+            return ImportSource(path, "xlsx", False)
+        raise ImportFileError(name, "is a ZIP file, not JSON or an Excel workbook",
                               hint="export the items as JSON from the content designer")
     has_bom = head.startswith(codecs.BOM_UTF8)
     body = head[len(codecs.BOM_UTF8):] if has_bom else head
@@ -291,6 +298,27 @@ def _line_and_column(text: str | bytes, offset: int) -> tuple[int, int]:
 def _not_utf8(name: str, line: int, column: int) -> ImportFileError:
     return ImportFileError(name, "is not UTF-8 text", line=line, column=column,
                            hint="save it as UTF-8 and import it again")
+
+
+def _is_workbook(path: Path) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "xl/workbook.xml" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _read_workbook(source: ImportSource) -> Iterator[RawItem]:
+    from knowledge.excel_import import ExcelFileError, read_workbook
+
+    try:
+        for position, (sheet, row, item) in enumerate(read_workbook(source.path), start=1):
+            yield RawItem(position, row, item, sheet=sheet)
+    except ExcelFileError as exc:
+        raise ImportFileError(source.name, str(exc),
+                              hint="save it again from Excel as .xlsx") from None
 
 
 def _read_json_lines(source: ImportSource) -> Iterator[RawItem]:
@@ -453,8 +481,10 @@ def import_files(kb: KnowledgeBase, paths: Sequence[str | os.PathLike[str]], *,
 
 def _validate(source: ImportSource, raw: RawItem, report: ImportReport) -> Item | None:
     """The item, or None after adding its problems to ``report``."""
+    name = f"{source.name}[{raw.sheet}]" if raw.sheet else source.name
+
     def problem(qid: str | None, field_name: str, message: str) -> ItemProblem:
-        return ItemProblem(source.name, raw.position, raw.line, qid, field_name, message)
+        return ItemProblem(name, raw.position, raw.line, qid, field_name, message)
 
     if raw.error:
         report.problems.append(problem(None, "item", raw.error))

@@ -18,10 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from knowledge.client_filters import filter_terms
 from knowledge.validation import FieldProblem, validate_item_json
 
-#: ``quiz`` items are questions of a quiz: kept and exported, asked by the quiz, never matched.
-ItemKind = Literal["qna", "text", "quiz"]
+#: ``quiz`` items are questions of a quiz: kept and exported, asked by the quiz, never matched;
+#: a ``slottype`` only defines a Lex slot type.
+ItemKind = Literal["qna", "text", "quiz", "slottype"]
+#: Kinds of items a search may find.
+SEARCHABLE_KINDS = frozenset({"qna", "text"})
 
 #: QnABot marks the items that answer unmatched questions and errors by a special question.
 DEFAULT_NO_HITS_QUESTION = "no_hits"
@@ -79,11 +83,21 @@ class Item:
         return tuple(self.data.get("q", ()))
 
     @property
+    def searchable(self) -> bool:
+        """False for items that are never matched (a ``quiz`` question, a ``slottype``)."""
+        return self.kind in SEARCHABLE_KINDS
+
+    @property
     def answer(self) -> str:
-        """The plain-text answer of a QnA item, the passage of a text item ("" for a quiz)."""
+        """The plain-text answer of a QnA item, the passage of a text item, a slot type's
+        description or qid, "" for a quiz (neither of the last two is ever searched)."""
         if self.kind == "qna":
             return self.data["a"]
-        return self.data.get("passage", "")
+        if self.kind == "text":
+            return self.data["passage"]
+        if self.kind == "slottype":
+            return self.data.get("descr") or self.qid
+        return ""
 
     @property
     def passage(self) -> str:
@@ -135,9 +149,10 @@ class Item:
 
     @property
     def client_filter_values(self) -> tuple[str, ...]:
-        """Comma-separated ``clientFilterValues`` as a tuple; empty means "any client"."""
+        """The words of ``clientFilterValues``, lowercased as QnABot matches them; empty means
+        "any client" (see :mod:`knowledge.client_filters`)."""
         raw = self.data.get("clientFilterValues", "") or ""
-        return tuple(v.strip() for v in raw.split(",") if v.strip())
+        return filter_terms(raw if isinstance(raw, str) else ",".join(map(str, raw)))
 
     @property
     def session_attributes(self) -> dict[str, str]:

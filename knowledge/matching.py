@@ -41,15 +41,13 @@ from typing import Literal
 
 from knowledge.embeddings.base import Embeddings, EmbeddingsError
 from knowledge.followups import needs_context
-from knowledge.items import Item
+from knowledge.items import SEARCHABLE_KINDS, Item
 from knowledge.settings import Settings
 from knowledge.store import FieldMatch, SearchField, Store
 
 MatchMode = Literal["hybrid", "embeddings", "keywords"]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-#: Kinds of items a search may find (quiz questions are asked by their quiz only).
-SEARCHABLE_KINDS = frozenset({"qna", "text"})
 # Words that carry no topic: questions differ by content words, not by these.
 STOPWORDS = frozenset(
     """a about an and any are as at be been but by can could did do does doing for from had has

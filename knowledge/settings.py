@@ -6,6 +6,16 @@ stored as strings, as QnABot stores them; :func:`parse_value` turns them into ty
 way QnABot does ("true"/"false" booleans, numbers, JSON objects). An override set to an empty
 string stays empty.
 
+Names the registry does not declare are **custom settings**, as in QnABot: kept as strings,
+shown, exported and passed to lambda hooks and templates. QnABot settings this implementation
+does not use are declared from :mod:`knowledge.settings_qnabot` (category "QnABot
+compatibility") so they keep QnABot's defaults.
+
+To add a setting, append one ``_s(NAME, type, default, category, description)`` line to
+:data:`REGISTRY` below; if QnABot has it, its entry in :mod:`knowledge.settings_qnabot` then
+counts as honoured (give a ``note`` there if the default differs) and ``make settings-doc``
+regenerates ``docs/settings.md``.
+
 Overrides live behind the :class:`SettingsRepo` port (a JSON file under ``QNABOT_HOME`` here,
 DynamoDB in AWS). :class:`Settings` is an immutable snapshot: defaults plus overrides.
 
@@ -39,6 +49,17 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] = ()
+    #: For lists: the values an element may take (empty: any).
+    item_choices: tuple[str, ...] = ()
+    #: Whole values that stand for another value, e.g. QnABot's ``KENDRA-FIRST``.
+    aliases: tuple[tuple[str, str], ...] = ()
+
+    def expand(self, text: str) -> str:
+        """``text`` with an alias replaced by what it stands for (case-insensitive)."""
+        for alias, meaning in self.aliases:
+            if text.strip().upper() == alias:
+                return meaning
+        return text
 
 
 class SettingError(ValueError):
@@ -77,7 +98,8 @@ REGISTRY: dict[str, Setting] = {
     s.name: s
     for s in [
         # --- answers and messages -------------------------------------------------------------
-        _s("EMPTYMESSAGE", "str", "You stumped me! Sadly I don't know how to answer your question.",
+        _s("EMPTYMESSAGE", "str",
+           "You stumped me! Sadly I do not know how to answer your question.",
            "Answers", "Reply when nothing matches and there is no no_hits item."),
         _s("ERRORMESSAGE", "str",
            "Unfortunately I encountered an error when searching for your answer. "
@@ -189,8 +211,12 @@ REGISTRY: dict[str, Setting] = {
            "Bedrock knowledge base id (optional)."),
         _s("KNOWLEDGE_BASE_MAX_NUMBER_OF_RETRIEVED_RESULTS", "int", "3", "Knowledge base",
            "Most Bedrock knowledge base passages used for one answer.", minimum=1, maximum=20),
-        _s("FALLBACK_ORDER", "list", "text,kendra,knowledge_base", "Knowledge base",
-           "Order of the fallback sources after curated QnA items."),
+        _s("FALLBACK_ORDER", "list", "KENDRA-FIRST", "Knowledge base",
+           "Order of the fallback sources after curated QnA items: KENDRA-FIRST, "
+           "KNOWLEDGEBASE-FIRST (QnABot's values) or a list of text, kendra, knowledge_base.",
+           item_choices=("text", "kendra", "knowledge_base"),
+           aliases=(("KENDRA-FIRST", "text,kendra,knowledge_base"),
+                    ("KNOWLEDGEBASE-FIRST", "text,knowledge_base,kendra"))),
         # --- conversation memory --------------------------------------------------------------
         _s("USER_HISTORY_TTL_DAYS", "int", "3", "Memory",
            "Days a user's chat history is kept.", minimum=0, maximum=3650),
@@ -203,9 +229,10 @@ REGISTRY: dict[str, Setting] = {
            "Security", "Text to redact from logs."),
         _s("PII_REJECTION_ENABLED", "bool", "false", "Security",
            "Refuse questions that carry PII (Amazon Comprehend)."),
-        _s("PII_REJECTION_QUESTION", "str", "pii rejection question", "Security",
+        _s("PII_REJECTION_QUESTION", "str", "pii_rejection_question", "Security",
            "Question of the item that answers a refused question."),
-        _s("PII_REJECTION_ENTITY_TYPES", "list", "ADDRESS,EMAIL,SSN,PHONE,PASSWORD,USERNAME",
+        _s("PII_REJECTION_ENTITY_TYPES", "list",
+           "ADDRESS,EMAIL,SSN,PHONE,PASSWORD,BANK_ACCOUNT_NUMBER,BANK_ROUTING,CREDIT_DEBIT_NUMBER",
            "Security", "Comprehend PII entity types that are refused."),
         # conversation: elicit response and bot routing (QnABot's names and defaults)
         _s("ELICIT_RESPONSE_MAX_RETRIES", "int", "3", "Conversation",
@@ -225,6 +252,38 @@ REGISTRY: dict[str, Setting] = {
     ]
 }
 
+#: Category of QnABot's settings that are kept and passed on but have no effect here.
+COMPAT_CATEGORY = "QnABot compatibility"
+#: Category shown for custom settings (names the registry does not declare).
+CUSTOM_CATEGORY = "Custom"
+
+
+def _register_qnabot_settings() -> None:
+    """Declare every QnABot setting not implemented above, so its value is kept and passed on."""
+    from knowledge.settings_qnabot import QNABOT_SETTINGS
+
+    for qnabot in QNABOT_SETTINGS:
+        if qnabot.name not in REGISTRY:
+            REGISTRY[qnabot.name] = Setting(
+                qnabot.name, "str", qnabot.default, COMPAT_CATEGORY,
+                f"QnABot setting kept for hooks and templates; no effect here: {qnabot.note}")
+
+
+_register_qnabot_settings()
+
+_CUSTOM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
+
+
+def is_custom(name: str) -> bool:
+    """True for a name the registry does not declare but that may name a custom setting."""
+    return name not in REGISTRY and bool(_CUSTOM_NAME.match(name))
+
+
+def custom_setting(name: str) -> Setting:
+    """The declaration used for a custom setting: a string, empty by default."""
+    return Setting(name, "str", "", CUSTOM_CATEGORY,
+                   "Custom setting: passed to lambda hooks and templates ({{Settings.NAME}}).")
+
 
 def _parse_bool(text: str) -> bool:
     lowered = text.strip().lower()
@@ -239,6 +298,7 @@ def parse_value(setting: Setting, text: str) -> Any:
     """Parse a stored string into the setting's type; raises :class:`SettingError`."""
     if not isinstance(text, str):
         raise SettingError(f"{setting.name}: values are strings, got {type(text).__name__}")
+    text = setting.expand(text)
     try:
         value = _parse(setting, text)
     except SettingError as exc:
@@ -250,6 +310,11 @@ def parse_value(setting: Setting, text: str) -> Any:
             raise SettingError(f"{setting.name}: must be at most {setting.maximum}, got {text}")
     if setting.choices and text and text not in setting.choices:
         raise SettingError(f"{setting.name}: must be one of {', '.join(setting.choices)}")
+    if setting.item_choices and isinstance(value, tuple):
+        wrong = [v for v in value if v not in setting.item_choices]
+        if wrong:
+            allowed = ", ".join(setting.item_choices + tuple(a for a, _ in setting.aliases))
+            raise SettingError(f"{setting.name}: unknown {', '.join(wrong)}; use {allowed}")
     return value
 
 
@@ -290,8 +355,18 @@ def _parse(setting: Setting, text: str) -> Any:
     return text
 
 
+def close_matches(name: str) -> list[str]:
+    """Declared names close to ``name`` (a custom setting may be a typo of one)."""
+    import difflib
+
+    return difflib.get_close_matches(name.upper(), [n for n in REGISTRY if n != name], n=3,
+                                     cutoff=0.85)
+
+
 def lookup(name: str) -> Setting:
-    """The declaration of ``name``; raises :class:`SettingError` naming close matches."""
+    """The declaration of ``name``; raises :class:`SettingError` naming close matches.
+
+    Custom settings are not declared: see :func:`is_custom` and :func:`custom_setting`."""
     try:
         return REGISTRY[name]
     except KeyError:
@@ -330,17 +405,34 @@ class Settings:
 
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, str]) -> Settings:
-        """Snapshot from stored overrides; unknown names (from a newer version) are ignored."""
-        return cls({k: v for k, v in overrides.items() if k in REGISTRY})
+        """Snapshot from stored overrides; names the registry does not declare are kept as
+        custom settings (QnABot admins add their own for hooks and templates)."""
+        return cls({k: v for k, v in overrides.items() if isinstance(v, str)})
+
+    def _setting(self, name: str) -> Setting:
+        if name not in REGISTRY and name in self.raw:
+            return custom_setting(name)
+        return lookup(name)
 
     def text(self, name: str) -> str:
-        """The stored string of a setting (override or default)."""
-        setting = lookup(name)
+        """The stored string of a setting (override or default), custom settings included."""
+        setting = self._setting(name)
         return self.raw.get(name, setting.default)
+
+    def custom(self) -> dict[str, str]:
+        """The custom settings: stored names the registry does not declare."""
+        return {k: v for k, v in self.raw.items() if k not in REGISTRY}
+
+    def all_text(self) -> dict[str, str]:
+        """Every setting's stored string, defaults and custom settings included, as QnABot
+        passes them to lambda hooks and templates."""
+        values = {name: setting.default for name, setting in REGISTRY.items()}
+        values.update(self.raw)
+        return values
 
     def get(self, name: str) -> Any:
         """The typed value. A stored value that no longer parses falls back to the default."""
-        setting = lookup(name)
+        setting = self._setting(name)
         text = self.raw.get(name, setting.default)
         try:
             value = parse_value(setting, text)
@@ -355,7 +447,7 @@ class Settings:
         """A copy with some values replaced (tests and what-if tuning)."""
         merged = dict(self.raw)
         for name, value in values.items():
-            setting = lookup(name)
+            setting = custom_setting(name) if is_custom(name) else lookup(name)
             text = _to_text(value)
             parse_value(setting, text)
             merged[name] = text
@@ -381,7 +473,7 @@ def validate_updates(values: Mapping[str, Any]) -> dict[str, str]:
     problems: list[str] = []
     for name, value in values.items():
         try:
-            setting = lookup(name)
+            setting = custom_setting(name) if is_custom(name) else lookup(name)
             text = _to_text(value)
             parse_value(setting, text)
             stored[name] = text

@@ -30,7 +30,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-ITEM_TYPES = ("qna", "text", "quiz")
+ITEM_TYPES = ("qna", "text", "quiz", "slottype")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def _validator(item_type: str) -> Draft202012Validator:
 
 
 def item_schema(item_type: str) -> dict[str, Any]:
-    """The JSON Schema for ``qna``, ``text`` or ``quiz`` items (for API docs and the designer)."""
+    """The JSON Schema of an item type in :data:`ITEM_TYPES` (API docs, the designer)."""
     return _schema(item_type)
 
 
@@ -135,8 +135,8 @@ def explain_item_json(raw: Any) -> list[FieldProblem]:
         return [FieldProblem("item", f"must be a JSON object, not {type(raw).__name__}")]
     item_type = raw.get("type", "qna")
     if item_type not in ITEM_TYPES:
-        choices = ", ".join(f'"{t}"' for t in ITEM_TYPES)
-        return [FieldProblem("type", f"must be one of {choices} (got {_shorten(item_type)})")]
+        kinds = ", ".join(f'"{kind}"' for kind in ITEM_TYPES)
+        return [FieldProblem("type", f"must be one of {kinds} (got {_shorten(item_type)})")]
     errors = sorted(_validator(item_type).iter_errors(raw),
                     key=lambda e: [str(p) for p in e.absolute_path])
     problems = [_explain(e) for e in errors]

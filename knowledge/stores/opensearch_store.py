@@ -73,6 +73,7 @@ from opensearchpy.exceptions import (
     ConnectionError as OpenSearchConnectionError,
 )
 
+from knowledge.client_filters import client_term
 from knowledge.items import Item
 from knowledge.store import (
     DimensionMismatchError,
@@ -222,24 +223,28 @@ def document(stored: StoredItem) -> dict[str, Any]:
         ]
         doc["answer"] = item.answer
         doc["answer_vector"] = _vector_json(stored.answer_vector)
-    else:
+    elif item.kind == "text":
         doc["passage"] = item.passage
         doc["passage_vector"] = _vector_json(stored.answer_vector)
     return doc
 
 
 def client_filter_clause(client_filter: str | None) -> dict[str, Any]:
-    """Items without ``clientFilterValues``, or (with a client) those listing it.
+    """Items without ``clientFilterValues``, or (with a client) those listing its word.
+
+    Documents hold the item's filter words lowercased (:mod:`knowledge.client_filters`); the
+    term also ignores case, as QnABot's query does, for documents indexed before that.
 
     Example:
         >>> client_filter_clause(None)
         {'bool': {'must_not': [{'exists': {'field': 'clientFilterValues'}}]}}
     """
     unrestricted = {"bool": {"must_not": [{"exists": {"field": "clientFilterValues"}}]}}
-    if not client_filter:
+    term = client_term(client_filter)
+    if term is None:
         return unrestricted
-    return {"bool": {"should": [unrestricted, {"term": {"clientFilterValues": client_filter}}],
-                     "minimum_should_match": 1}}
+    listed = {"term": {"clientFilterValues": {"value": term, "case_insensitive": True}}}
+    return {"bool": {"should": [unrestricted, listed], "minimum_should_match": 1}}
 
 
 def _source_fields(field: SearchField) -> list[str]:

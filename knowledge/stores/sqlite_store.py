@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.client_filters import allows, client_term, filter_terms
 from knowledge.items import Item
 from knowledge.store import (
     DimensionMismatchError,
@@ -220,10 +221,10 @@ class _FieldVectors:
 
     def allowed(self, client_filter: str | None) -> np.ndarray:
         """Which items the client may see (cached per client filter value)."""
-        value = (client_filter or "").strip() or None
+        value = client_term(client_filter)
         mask = self._masks.get(value)
         if mask is None:
-            mask = np.fromiter((not f or value in f for f in self.filters), dtype=bool,
+            mask = np.fromiter((allows(f, value) for f in self.filters), dtype=bool,
                                count=len(self.filters))
             self._masks[value] = mask
         return mask
@@ -368,6 +369,8 @@ class _WriteBatch:
                 question_rows.append((question_id, qid, ordinal, text, vector))
                 question_fts.append((question_id, text))
                 question_id += 1
+            if not item.searchable:
+                continue  # a slot type: kept, never matched
             answer_field = "answers" if item.kind == "qna" else "passages"
             answer_rows.append((answer_id, qid, answer_field, item.answer, answer_bytes[n]))
             answer_fts[answer_field].append((answer_id, item.answer))
@@ -839,7 +842,7 @@ class SqliteStore:
             if not qids or qids[-1] != qid:
                 qids.append(qid)
                 topics.append(topic)
-                filters.append(tuple(client_filter.split(",")) if client_filter else ())
+                filters.append(filter_terms(client_filter))
                 starts.append(len(texts))
             ids.append(row_id)
             texts.append(row_text)

@@ -258,6 +258,11 @@ class Emulator:
             return (1.0, None) if spec["field"] in doc else None
         if kind == "term":
             (field, value), = spec.items()
+            if isinstance(value, dict):  # {"value": v, "case_insensitive": true}
+                value, fold = value["value"], value.get("case_insensitive", False)
+                if fold:
+                    stored = [str(v).casefold() for v in _as_list(doc.get(field))]
+                    return (1.0, None) if str(value).casefold() in stored else None
             return (1.0, None) if value in _as_list(doc.get(field)) else None
         if kind == "terms":
             (field, values), = spec.items()

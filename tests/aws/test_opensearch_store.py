@@ -376,7 +376,8 @@ def test_keyword_only_search_sends_one_query_and_reports_no_vector_score(fake):
     assert body["query"]["bool"]["must"] == [{"match": {"passage": {"query": "humpty"}}}]
     assert body["query"]["bool"]["filter"] == [{"bool": {"should": [
         {"bool": {"must_not": [{"exists": {"field": "clientFilterValues"}}]}},
-        {"term": {"clientFilterValues": "web"}}], "minimum_should_match": 1}}]
+        {"term": {"clientFilterValues": {"value": "web", "case_insensitive": True}}}],
+        "minimum_should_match": 1}}]
     assert [(m.qid, m.vector_score, m.keyword_score, m.matched_text) for m in matches] == [
         ("P.1", 0.0, 2.5, "Humpty sat.")]
 

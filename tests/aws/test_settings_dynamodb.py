@@ -87,3 +87,13 @@ def test_a_missing_table_is_reported_with_the_variable_to_check(dynamodb):
     repo = DynamoDbSettingsRepo("no-such-table", dynamodb)
     with pytest.raises(SettingsTableError, match="no-such-table.*Check SETTINGS_TABLE"):
         repo.overrides()
+
+
+def test_custom_settings_are_kept_in_the_table_and_passed_on(dynamodb):
+    repo = DynamoDbSettingsRepo(TABLE, dynamodb)
+    repo.save(validate_updates({"MY_HOOK_TABLE": "orders"}))
+
+    settings = repo.load()
+    assert settings.custom() == {"MY_HOOK_TABLE": "orders"}
+    assert settings.all_text()["MY_HOOK_TABLE"] == "orders"
+    assert row(dynamodb, "MY_HOOK_TABLE")["SettingCategory"] == {"S": "Custom"}

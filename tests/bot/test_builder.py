@@ -72,6 +72,14 @@ def expect_intent_updates(lex):
                                  "parentIntentSignature": "AMAZON.FallbackIntent"})
 
 
+def expect_stale_slot_types(lex, found=()):
+    """The QID-SLOTTYPE-* types are listed after the intents, and those not wanted deleted."""
+    lex.expect("list_slot_types", {**WHERE, "filters": [
+        {"name": "SlotTypeName", "values": ["QID-SLOTTYPE-"], "operator": "CO"}]},
+        {"slotTypeSummaries": [{"slotTypeId": type_id, "slotTypeName": name}
+                               for name, type_id in found]})
+
+
 def expect_publish(lex, *, aliases, old_versions=()):
     lex.expect("build_bot_locale", WHERE)
     lex.expect("describe_bot_locale", WHERE, {"botLocaleStatus": "Building"})
@@ -136,6 +144,7 @@ def test_a_first_build_creates_the_bot_locale_intents_version_and_live_alias(lex
                                  "description": "Answers item Alexa.001",
                                  "sampleUtterances": [{"utterance": "What is Alexa"}]},
                {"intentId": "QIDINTENT1"})
+    expect_stale_slot_types(lex)
     expect_publish(lex, aliases=[{"botAliasId": "TSTALIASID", "botAliasName": "TestBotAlias",
                                   "botVersion": "DRAFT"}])
 
@@ -176,6 +185,7 @@ def test_a_rebuild_updates_in_place_removes_stale_qid_intents_and_old_versions(l
                                "valueElicitationSetting": {"slotConstraint": "Optional"}})
     expect_intent_updates(lex)
     lex.expect("delete_intent", {**WHERE, "intentId": "QIDINTENT1"})
+    expect_stale_slot_types(lex)
     expect_publish(lex, aliases=[{"botAliasId": "LIVEALIAS1", "botAliasName": "live",
                                   "botVersion": "1"}], old_versions=["1"])
 
@@ -322,3 +332,100 @@ def test_in_aws_the_designer_hands_the_checked_build_to_the_bot_build_function(m
     assert result["bot"] == {"status": "started", "function": "qnabot-bot-build",
                              "locales": ["en_US"]}
     stub.assert_no_pending_responses()
+
+
+def slot_items():
+    """QnABot's slot example: a custom slot type and an intent item with two slots."""
+    return [
+        parse_item({"qid": "Colors", "type": "slottype", "descr": "Paint colors",
+                    "resolutionStrategyRestrict": True, "slotTypeValues": [
+                        {"samplevalue": "red", "synonyms": "crimson,scarlet"},
+                        {"samplevalue": "blue"}]}),
+        parse_item({"qid": "Paint.1", "q": ["Paint it {color}", "I want {color} paint"],
+                    "a": "Painting it {{getSlot 'color'}}.", "enableQidIntent": True,
+                    "slots": [
+                        {"slotName": "color", "slotType": "Colors", "slotRequired": True,
+                         "slotPrompt": "Which color?"},
+                        {"slotName": "when", "slotType": "AMAZON.Date",
+                         "slotSampleUtterances": "on {when},by {when}"}]}),
+    ]
+
+
+def test_slot_types_and_qid_intent_slots_are_built_as_qnabot_builds_them(lex):
+    locale = build_definition(slot_items()).locales[0]
+    lex.expect("describe_bot_locale", WHERE, {"botLocaleStatus": "Built"})
+    lex.expect("update_bot_locale", LOCALE_SETTINGS)
+    lex.expect("describe_bot_locale", WHERE, {"botLocaleStatus": "NotBuilt"})
+    lex.expect("list_slot_types", {**WHERE, "filters": [
+        {"name": "SlotTypeName", "values": ["QnaSlotType"], "operator": "EQ"}]},
+        {"slotTypeSummaries": [{"slotTypeId": "SLOTTYPE01", "slotTypeName": "QnaSlotType"}]})
+    lex.expect("update_slot_type", {**WHERE, "slotTypeId": "SLOTTYPE01",
+                                    "slotTypeName": "QnaSlotType",
+                                    "slotTypeValues": [{"sampleValue": {"value": "question"}}],
+                                    "valueSelectionSetting": {
+                                        "resolutionStrategy": "OriginalValue"}})
+    lex.expect("list_slot_types", {**WHERE, "filters": [
+        {"name": "SlotTypeName", "values": ["QID-SLOTTYPE-Colors"], "operator": "EQ"}]},
+        {"slotTypeSummaries": []})
+    lex.expect("create_slot_type", {
+        **WHERE, "slotTypeName": "QID-SLOTTYPE-Colors", "description": "Paint colors",
+        "slotTypeValues": [
+            {"sampleValue": {"value": "red"},
+             "synonyms": [{"value": "crimson"}, {"value": "scarlet"}]},
+            {"sampleValue": {"value": "blue"}}],
+        "valueSelectionSetting": {"resolutionStrategy": "TopResolution"}},
+        {"slotTypeId": "COLORTYPE1"})
+    lex.expect("list_intents", {**WHERE, "maxResults": 1000}, {"intentSummaries": [
+        {"intentId": "FALLBCKINT", "intentName": "FallbackIntent"},
+        {"intentId": "QNAINTENT1", "intentName": "QnaIntent"},
+        {"intentId": "PAINTINT01", "intentName": "QID-INTENT-Paint_dot_1"}]})
+    lex.expect("list_slots", {**WHERE, "intentId": "QNAINTENT1"}, {
+        "slotSummaries": [{"slotId": "QNASLOT001", "slotName": "qnaslot"}]})
+    lex.expect("update_slot", {**WHERE, "intentId": "QNAINTENT1", "slotId": "QNASLOT001",
+                               "slotName": "qnaslot", "slotTypeId": "SLOTTYPE01",
+                               "valueElicitationSetting": {"slotConstraint": "Optional"}})
+    expect_intent_updates(lex)
+    # The intent had a slot the item no longer defines: it goes before the utterances change.
+    lex.expect("list_slots", {**WHERE, "intentId": "PAINTINT01"}, {"slotSummaries": [
+        {"slotId": "OLDSLOT001", "slotName": "size"},
+        {"slotId": "COLORSLOT1", "slotName": "color"}]})
+    lex.expect("delete_slot", {**WHERE, "intentId": "PAINTINT01", "slotId": "OLDSLOT001"})
+    lex.expect("list_slots", {**WHERE, "intentId": "PAINTINT01"}, {"slotSummaries": [
+        {"slotId": "COLORSLOT1", "slotName": "color"}]})
+    lex.expect("update_slot", {
+        **WHERE, "intentId": "PAINTINT01", "slotId": "COLORSLOT1", "slotName": "color",
+        "slotTypeId": "COLORTYPE1", "valueElicitationSetting": {
+            "slotConstraint": "Required", "promptSpecification": {"messageGroups": [
+                {"message": {"plainTextMessage": {"value": "Which color?"}}}], "maxRetries": 4}}})
+    lex.expect("create_slot", {
+        **WHERE, "intentId": "PAINTINT01", "slotName": "when", "slotTypeId": "AMAZON.Date",
+        "valueElicitationSetting": {
+            "slotConstraint": "Optional", "promptSpecification": {"messageGroups": [
+                {"message": {"plainTextMessage": {"value": "What is the question?"}}}],
+                "maxRetries": 4},
+            "sampleUtterances": [{"utterance": "on {when}"}, {"utterance": "by {when}"}]}},
+        {"slotId": "WHENSLOT01"})
+    lex.expect("update_intent", {
+        **WHERE, "intentName": "QID-INTENT-Paint_dot_1", "intentId": "PAINTINT01",
+        "fulfillmentCodeHook": {"enabled": True}, "description": "Answers item Paint.1",
+        "sampleUtterances": [{"utterance": "Paint it {color}"},
+                             {"utterance": "I want {color} paint"}],
+        "slotPriorities": [{"priority": 1, "slotId": "COLORSLOT1"},
+                           {"priority": 2, "slotId": "WHENSLOT01"}]})
+    expect_stale_slot_types(lex, found=[("QID-SLOTTYPE-Colors", "COLORTYPE1"),
+                                        ("QID-SLOTTYPE-Gone", "GONETYPE01")])
+    lex.expect("delete_slot_type", {**WHERE, "slotTypeId": "GONETYPE01"})
+
+    lex.builder._ensure_locale(BOT, locale)
+
+
+def test_a_slot_of_an_unknown_custom_type_is_reported_with_its_qid(lex):
+    locale = build_definition([slot_items()[1]]).locales[0]
+    intent = next(i for i in locale.intents if i.qid == "Paint.1")
+    lex.expect("list_slots", {**WHERE, "intentId": "PAINTINT01"}, {"slotSummaries": []})
+    lex.expect("list_slot_types", {**WHERE, "filters": [
+        {"name": "SlotTypeName", "values": ["Colors"], "operator": "EQ"}]},
+        {"slotTypeSummaries": []})
+
+    with pytest.raises(BotBuildError, match='slot type "Colors" of slot color \\(qid "Paint.1"\\)'):
+        lex.builder._ensure_qid_slots(WHERE, intent, "PAINTINT01", {})

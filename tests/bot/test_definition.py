@@ -84,3 +84,46 @@ def test_the_dry_run_summary_counts_utterances_per_intent():
     assert definition.summary() == {"locales": [{
         "locale": "en_US", "voice": "Joanna", "slot_values": 2,
         "intents": {"QnaIntent": 1, "FallbackIntent": 0, "QID-INTENT-A_dot_1": 2}}]}
+
+
+def test_slot_types_and_slots_of_qid_intents_are_defined_from_items():
+    from bot.definition import qid_slot_type_name
+
+    items = [
+        parse_item({"qid": "Size.Type", "type": "slottype", "slotTypeValues": [
+            {"samplevalue": "small", "synonyms": "tiny"}, {"samplevalue": "large"}]}),
+        parse_item({"qid": "Order.1", "q": ["Order a {size} coffee", "Coffee please"],
+                    "a": "Ok.", "enableQidIntent": True,
+                    "slots": [{"slotName": "size", "slotType": "Size.Type",
+                               "slotRequired": True, "slotPrompt": "What size?"}]}),
+    ]
+    locale = build_definition(items).locales[0]
+    (slot_type,) = locale.slot_types
+    assert slot_type.name == qid_slot_type_name("Size.Type") == "QID-SLOTTYPE-Size_dot_Type"
+    # Synonyms only count when values are restricted, as in QnABot.
+    assert [(v.value, v.synonyms) for v in slot_type.values] == [("small", ()), ("large", ())]
+    assert slot_type.resolution_strategy == "OriginalValue"
+    intent = next(i for i in locale.intents if i.qid == "Order.1")
+    assert intent.utterances == ("Order a {size} coffee", "Coffee please")
+    assert [(s.name, s.slot_type, s.required, s.prompt) for s in intent.slots] == [
+        ("size", "QID-SLOTTYPE-Size_dot_Type", True, "What size?")]
+    assert "Order a size coffee" not in locale.slot_values  # placeholders stay out of QnaSlotType
+
+
+@pytest.mark.parametrize(("slots", "message"), [
+    ([], 'names the slot size, which its slots do not define'),
+    ([{"slotName": "size"}], "slot 1 needs a slotName and a slotType"),
+    ([{"slotName": "a size", "slotType": "AMAZON.Number"}], '"a size" cannot name a Lex slot'),
+    ([{"slotName": "size", "slotType": "AMAZON.Number"}] * 2, "defines the slot size more than"),
+])
+def test_bad_slots_are_refused_before_lex_sees_them(slots, message):
+    item = parse_item({"qid": "Order.1", "q": ["Order a {size} coffee"], "a": "Ok.",
+                       "enableQidIntent": True, "slots": slots})
+    with pytest.raises(BotDefinitionError, match=message):
+        build_definition([item])
+
+
+def test_a_slot_type_without_values_is_refused():
+    item = parse_item({"qid": "Empty", "type": "slottype"})
+    with pytest.raises(BotDefinitionError, match='slot type "Empty" has no slotTypeValues'):
+        build_definition([item])

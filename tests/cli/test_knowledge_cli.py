@@ -222,7 +222,7 @@ def test_reset_without_a_name_removes_every_override(qnabot):
 @pytest.mark.parametrize("argv, message", [
     (("settings", "get", "EMBEDINGS_SCORE_THRESHOLD"),
      'unknown setting "EMBEDINGS_SCORE_THRESHOLD". Did you mean EMBEDDINGS_SCORE_THRESHOLD'),
-    (("settings", "set", "NO_SUCH_SETTING", "1"), 'unknown setting "NO_SUCH_SETTING"'),
+    (("settings", "set", "NO SUCH SETTING", "1"), 'unknown setting "NO SUCH SETTING"'),
     (("settings", "set", "EMBEDDINGS_SCORE_THRESHOLD", "high"),
      'EMBEDDINGS_SCORE_THRESHOLD: expected a number, got "high"'),
     (("settings", "set", "ES_SCORE_ANSWER_FIELD", "maybe"),
@@ -236,6 +236,45 @@ def test_unknown_settings_and_wrong_types_are_refused_with_exit_2(qnabot, argv, 
     assert run.code == 2
     assert run.err.startswith(f"qnabot: error: {message}")
     assert run.out == ""
+
+
+def test_custom_settings_are_kept_shown_and_reset(qnabot):
+    run = qnabot("settings", "set", "EMBEDINGS_ENABLE", "true")
+    assert run.code == 0
+    assert "custom setting" in run.err and "did you mean EMBEDDINGS_ENABLE?" in run.err
+    assert qnabot("settings", "get", "EMBEDINGS_ENABLE").out == "true\n"
+    listing = json.loads(qnabot("settings", "list", "--json", "--category", "custom").out)
+    assert [(e["name"], e["value"]) for e in listing] == [("EMBEDINGS_ENABLE", "true")]
+    assert qnabot("settings", "reset", "EMBEDINGS_ENABLE").code == 0
+    assert qnabot("settings", "get", "EMBEDINGS_ENABLE").code == 2
+
+
+def test_settings_export_and_import_use_qnabot_settings_json(qnabot, tmp_path):
+    qnabot("settings", "set", "ES_USE_FUZZY_MATCH", "true")
+    qnabot("settings", "set", "MY_HOOK_TABLE", "orders")
+    exported = tmp_path / "settings.json"
+    assert qnabot("settings", "export", str(exported)).code == 0
+    assert json.loads(exported.read_text()) == {"ES_USE_FUZZY_MATCH": "true",
+                                                "MY_HOOK_TABLE": "orders"}
+    qnabot("settings", "reset")
+    # A file as QnABot's designer writes it: numbers and lists as JSON values.
+    exported.write_text('{"MY_HOOK_TABLE": "orders", "ES_PHRASE_BOOST": 4, '
+                        '"FALLBACK_ORDER": "KNOWLEDGEBASE-FIRST"}')
+    run = qnabot("settings", "import", str(exported))
+    assert (run.code, run.out) == (0, f"imported 3 settings from {exported} (1 custom)\n")
+    assert qnabot("settings", "get", "ES_PHRASE_BOOST").out == "4\n"
+    assert qnabot("settings", "get", "MY_HOOK_TABLE").out == "orders\n"
+
+
+def test_a_settings_import_with_a_bad_value_imports_nothing(qnabot, tmp_path):
+    bad = tmp_path / "settings.json"
+    bad.write_text('{"EMPTYMESSAGE": "Sorry!", "EMBEDDINGS_SCORE_THRESHOLD": "high"}')
+    run = qnabot("settings", "import", str(bad))
+    assert run.code == 2
+    assert "nothing imported" in run.err and "EMBEDDINGS_SCORE_THRESHOLD" in run.err
+    assert qnabot("settings", "get", "EMPTYMESSAGE").out == REGISTRY["EMPTYMESSAGE"].default + "\n"
+    bad.write_text("{not json")
+    assert "not JSON" in qnabot("settings", "import", str(bad)).err
 
 
 def test_a_refused_value_is_not_saved(qnabot):

@@ -33,7 +33,7 @@ class FakeDetector:
 def test_a_question_with_pii_gets_the_rejection_item_and_is_not_searched_or_kept(
         tmp_path, settings):
     kb = build_kb(tmp_path / "k.sqlite", [
-        {"qid": "PII.Reject", "q": ["pii rejection question"],
+        {"qid": "PII.Reject", "q": ["pii_rejection_question"],
          "a": "Please don't share personal details."}])
     memory = Memory(InMemoryUserStore())
     pipeline = make_pipeline(kb, pii=FakeDetector({"SSN"}), memory=memory)

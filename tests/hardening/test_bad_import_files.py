@@ -208,7 +208,7 @@ def test_each_wrong_typed_or_over_long_field_is_reported_and_the_valid_items_sto
     ("null", "is not JSON"),
     ('"qna"', "is not JSON"),
     ("\x00\x01binary", "is not JSON"),
-    ("PK\x03\x04 spreadsheet", "is a ZIP or Excel file"),
+    ("PK\x03\x04 spreadsheet", "is a ZIP file, not JSON or an Excel workbook"),
 ])
 def test_a_file_of_the_wrong_shape_fails_whole_and_changes_nothing(kb, tmp_path, text, words):
     import_files(kb, [_write(tmp_path / "first.json", export_bytes([qna("Keep.001")]))])

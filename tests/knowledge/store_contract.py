@@ -426,6 +426,37 @@ class StoreContract:
         assert sorted(qids(hybrid)) == expected
         assert sorted(qids(keywords)) == expected
 
+    @pytest.mark.parametrize(("client_filter", "expected"), [
+        ("engineering", ["Eng.1", "Open.1"]),
+        ("SCI", ["Eng.1", "Open.1"]),
+        (" Engineering ", ["Eng.1", "Open.1"]),
+        ("staff", ["Eng.1", "Open.1"]),
+        ("engineering sci", ["Open.1"]),
+        ("eng", ["Open.1"]),
+    ])
+    def test_client_filter_matches_words_ignoring_case_as_qnabot_does(
+            self, store, put, embeddings, client_filter, expected) -> None:
+        put(qna("Open.1", "Where is the lab?"),
+            qna("Eng.1", "Where is the lab?", clientFilterValues="Engineering Sci, STAFF-only"))
+        vector = embeddings.embed(["Where is the lab?"])[0]
+
+        found = store.search(SearchField.QUESTIONS, vector=vector, text="lab", k=5,
+                             client_filter=client_filter)
+
+        assert sorted(qids(found)) == expected
+
+    def test_slot_type_items_are_kept_but_never_matched(self, store, put, embeddings) -> None:
+        slot_type = {"qid": "Colors", "type": "slottype", "descr": "ticket office colors",
+                     "slotTypeValues": [{"samplevalue": "ticket office"}]}
+        put(qna("Open.1", "Where is the ticket office?"), slot_type)
+        vector = embeddings.embed(["ticket office colors"])[0]
+
+        for field in SearchField:
+            assert "Colors" not in qids(store.search(field, vector=vector, text="ticket office "
+                                                     "colors", k=5))
+        assert store.get("Colors").to_json() == slot_type
+        assert store.count() == 2
+
     def test_client_filter_applies_to_passages(self, store, put, embeddings) -> None:
         put(passage("Open.1", "The ticket office is by the gate."),
             passage("Web.1", "The ticket office is by the gate.", clientFilterValues="web"))

@@ -68,7 +68,8 @@ def test_text_items_need_a_passage():
 
 
 def test_unknown_type_and_non_objects_are_rejected_clearly():
-    assert problems_of(qna(type="slot")) == ['type: must be one of "qna", "text", "quiz" (got slot)']
+    assert problems_of(qna(type="slot")) == [
+        'type: must be one of "qna", "text", "quiz", "slottype" (got slot)']
     assert problems_of(["not", "an", "object"]) == ["item: must be a JSON object, not list"]
 
 
@@ -100,3 +101,22 @@ def test_parse_does_not_alias_the_callers_dict():
     item = parse_item(raw)
     raw["alt"]["markdown"] = "changed"
     assert item.markdown == "*Fine*"
+
+
+def test_slottype_items_are_validated_like_other_items():
+    valid = {"qid": "Colors", "type": "slottype", "resolutionStrategyRestrict": True,
+             "slotTypeValues": [{"samplevalue": "red", "synonyms": "crimson"}]}
+    item = parse_item(valid)
+    assert (item.kind, item.searchable, item.questions) == ("slottype", False, ())
+    assert problems_of({"qid": "Colors", "type": "slottype",
+                        "slotTypeValues": [{"synonyms": "x"}]}) == [
+        "slotTypeValues[0].samplevalue: is required"]
+    assert problems_of({**valid, "resolutionStrategyRestrict": "yes"}) == [
+        "resolutionStrategyRestrict: must be a boolean, not text"]
+
+
+def test_slots_of_qid_intent_items_are_kept_and_type_checked():
+    slots = [{"slotName": "city", "slotType": "AMAZON.City", "slotRequired": True}]
+    assert parse_item(qna(enableQidIntent=True, slots=slots)).to_json()["slots"] == slots
+    assert problems_of(qna(slots=[{"slotName": "city", "slotRequired": "yes"}])) == [
+        "slots[0].slotRequired: must be a boolean, not text"]

@@ -59,7 +59,7 @@ def test_a_stored_value_that_no_longer_parses_falls_back_to_the_default():
     assert settings.get("EMBEDDINGS_SCORE_THRESHOLD") == float(REGISTRY["EMBEDDINGS_SCORE_THRESHOLD"].default)
 
 
-def test_file_repo_persists_resets_and_ignores_unknown_names(tmp_path):
+def test_file_repo_persists_resets_and_keeps_custom_settings(tmp_path):
     repo = FileSettingsRepo(tmp_path / "settings.json")
     repo.save({"EMBEDDINGS_SCORE_THRESHOLD": "0.7", "ENABLE_DEBUG_RESPONSES": "true"})
     reopened = FileSettingsRepo(tmp_path / "settings.json")
@@ -68,8 +68,9 @@ def test_file_repo_persists_resets_and_ignores_unknown_names(tmp_path):
     assert reopened.overrides() == {"ENABLE_DEBUG_RESPONSES": "true"}
     reopened.remove(None)
     assert reopened.overrides() == {}
-    (tmp_path / "settings.json").write_text('{"FROM_A_NEWER_VERSION": "x"}')
-    assert reopened.load().raw == {}
+    (tmp_path / "settings.json").write_text('{"MY_HOOK_SETTING": "x"}')
+    assert reopened.load().custom() == {"MY_HOOK_SETTING": "x"}
+    assert reopened.load().text("MY_HOOK_SETTING") == "x"
 
 
 def test_a_corrupt_settings_file_gives_a_clear_error(tmp_path):
