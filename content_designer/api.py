@@ -47,10 +47,13 @@ from aws_lambda_powertools.event_handler.openapi.params import (
 from pydantic import BaseModel, Field
 
 from content_designer.analytics import summarize
+from content_designer.chat import display
 from content_designer.feedback import Feedback
 from content_designer.item_search import ItemQuery, find_items
 from content_designer.pages import PAGES, SECURITY_HEADERS, static_file
 from content_designer.services import DesignerServices
+from fulfillment.sanitize import sanitize_ssml
+from fulfillment.sanitize import to_ssml as text_to_ssml
 from knowledge.embeddings.base import EmbeddingsError
 from knowledge.items import InvalidItemError, parse_item
 from knowledge.settings import REGISTRY, SettingError, lookup, validate_updates
@@ -314,6 +317,24 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
         copied = parse_item({**item.to_json(), "qid": new_qid})
         services.kb.put_items([copied])
         return copied, None
+
+    @app.post("/items/preview", summary="How the chat would show an item's answer (HTML, "
+                                        "text, SSML, card)", tags=["items"], security=ADMIN)
+    def preview_item(item: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        alt = item.get("alt") if isinstance(item.get("alt"), dict) else {}
+        text = str(item.get("a") or item.get("passage") or "")
+        markdown = str(alt.get("markdown") or "") or text
+        card = item.get("r") if isinstance(item.get("r"), dict) else {}
+        messages: list[dict[str, Any]] = [{"contentType": "PlainText", "content": text}]
+        if any(card.get(k) for k in ("title", "imageUrl", "buttons")):
+            messages.append({"contentType": "ImageResponseCard", "imageResponseCard": {
+                "title": str(card.get("title") or ""), "subtitle": str(card.get("subTitle") or ""),
+                "imageUrl": str(card.get("imageUrl") or ""),
+                "buttons": [b for b in card.get("buttons") or [] if isinstance(b, dict)]}})
+        ssml = sanitize_ssml(str(alt.get("ssml") or "")) if alt.get("ssml") else \
+            text_to_ssml(text)
+        return display({"messages": messages, "sessionState": {"sessionAttributes": {
+            "appContext": json.dumps({"altMessages": {"markdown": markdown, "ssml": ssml}})}}})
 
     @app.post("/items/<qid>/rename", summary="Give an item a new qid (the old qid is removed)",
               tags=["items"], security=ADMIN)

@@ -194,7 +194,7 @@ def _run_export(kb: KnowledgeBase, spec: JobSpec, tracker: Tracker,
     count = export_items(kb.store, output, qid_filter, prefix=bool(spec.options.get("prefix")))
     tracker.status.done = count
     tracker.status.counts = {"exported": count}
-    return {"items": count, "download": f"/jobs/{spec.id}/download"}
+    return {"items": count, "download": f"jobs/{spec.id}/download"}
 
 
 def _labeled_cases(spec: JobSpec, kb: KnowledgeBase) -> list[LabeledQuestion]:

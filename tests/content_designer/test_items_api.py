@@ -139,3 +139,13 @@ def test_duplicate_copies_an_item_under_a_new_qid(loaded):
     assert loaded.get("/items/Alexa.001-copy").json()["q"] == loaded.get(
         "/items/Alexa.001").json()["q"]
     assert loaded.post("/items/Alexa.001/duplicate", {"new_qid": "has space"}).status == 422
+
+
+def test_preview_shows_the_answer_as_the_chat_would(loaded):
+    shown = loaded.post("/items/preview", {
+        "qid": "Draft.1", "q": ["Hi"], "a": "Plain", "alt": {
+            "markdown": "**Bold** <script>alert(1)</script>",
+            "ssml": "<speak>Hi <sub alias='there'>th</sub></speak>"},
+        "r": {"title": "Card", "buttons": [{"text": "More", "value": "tell me more"}]}}).json()
+    assert shown["html"].startswith("<p><strong>Bold</strong>") and "<script" not in shown["html"]
+    assert shown["ssml"].startswith("<speak>") and shown["card"]["title"] == "Card"

@@ -64,7 +64,8 @@ def test_import_needs_a_file(client):
 def test_export_job_gives_a_downloadable_qnabot_file(loaded, services):
     status = loaded.run_job(loaded.post("/jobs/export", {"qid_filter": "Alexa"}), services)
     assert status["state"] == "succeeded" and status["counts"] == {"exported": 2}
-    download = loaded.get(status["result"]["download"])
+    assert not status["result"]["download"].startswith("/")  # relative: works under /prod/
+    download = loaded.get("/" + status["result"]["download"])
     assert download.status == 200
     assert "attachment" in download.headers["content-disposition"]
     assert [i["qid"] for i in json.loads(download.body)["qna"]] == ["Alexa.001", "Alexa.Cost"]
