@@ -50,7 +50,7 @@ from content_designer.analytics import summarize
 from content_designer.chat import display
 from content_designer.feedback import Feedback
 from content_designer.item_search import ItemQuery, find_items
-from content_designer.pages import PAGES, SECURITY_HEADERS, static_file
+from content_designer.pages import EMBEDDABLE_HEADERS, PAGES, SECURITY_HEADERS, static_file
 from content_designer.services import DesignerServices
 from fulfillment.sanitize import sanitize_ssml
 from fulfillment.sanitize import to_ssml as text_to_ssml
@@ -608,7 +608,8 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
         found = static_file(name)
         if found is None:
             return error(404, f"no file {name}")
-        return Response(200, found[1], found[0], headers=dict(SECURITY_HEADERS))
+        headers = EMBEDDABLE_HEADERS if name == "chat.html" else SECURITY_HEADERS
+        return Response(200, found[1], found[0], headers=dict(headers))
 
     def page_route(name: str):
         def show() -> Response[str | dict[str, Any]]:
