@@ -63,7 +63,7 @@ let speakAnswers = localStorage.getItem(SPEAK_KEY) === "true";
 function showSpeakToggle() {
   speakToggle.hidden = !("speechSynthesis" in window);
   speakToggle.setAttribute("aria-pressed", String(speakAnswers));
-  speakToggle.textContent = speakAnswers ? "🔊 Reading aloud" : "🔈 Read aloud";
+  speakToggle.querySelector("span").textContent = speakAnswers ? "Reading aloud: on" : "Read aloud";
 }
 
 speakToggle.addEventListener("click", () => {
@@ -128,7 +128,7 @@ function answerBubble(turn) {
   // or by the Lex transport's vendored sanitizer.
   answer.innerHTML = display.html || "";
   const meta = display.qid && !turn.welcome ? el("div", {class: "meta"}, `qid ${display.qid}`) : null;
-  const judged = !turn.welcome && !turn.kind && display.got_answer !== false;
+  const judged = !turn.welcome && !turn.kind;
   return el("div", {class: "bubble"}, answer, cardView(display.card), meta,
             judged ? feedbackButtons(turn) : null);
 }

@@ -557,7 +557,9 @@ function showTestAll(done) {
   const body = clear($("test-all-outcomes").tBodies[0]);
   for (const o of done.result.outcomes.filter((o) => o.status !== "correct").slice(0, 500)) {
     const expected = o.expected_qid || "no answer";
-    const shared = o.shared_with && o.shared_with.length ? ` (shared with ${o.shared_with.join(", ")})` : "";
+    const others = o.shared_with || [];
+    const shared = others.length
+      ? ` (shared with ${others.slice(0, 3).join(", ")}${others.length > 3 ? ` and ${others.length - 3} more` : ""})` : "";
     body.append(el("tr", {class: `outcome ${o.status}`, dataset: {status: o.status}},
       el("td", {}, STATUS_WORDS[o.status] || o.status), el("td", {}, o.question),
       el("td", {}, expected + shared), el("td", {}, o.found_qid || "no answer"),
@@ -781,7 +783,8 @@ async function loadAnalytics() {
     card("questions", t.asked, `${t.sessions} conversations`),
     card("answered", percent(t.answer_rate), `${t.answered} answered`, "good"),
     card("unanswered", t.unanswered, "got the no-answer reply", t.unanswered ? "bad" : ""),
-    card("feedback", `👍 ${fb.up} · 👎 ${fb.down}`, "thumbs up and down"),
+    card("feedback", fb.up + fb.down ? percent(fb.up / (fb.up + fb.down)) : "–",
+         `positive: ${fb.up} thumbs up, ${fb.down} down`, fb.down > fb.up ? "bad" : ""),
     card("LLM calls", data.llm.calls, data.llm.turns ? `median ${data.llm.median_ms} ms, p95 ${data.llm.p95_ms} ms` : "none"),
     card("latency", data.latency_ms.median === null ? "–" : `${data.latency_ms.median} ms`,
          data.latency_ms.p95 === null ? "" : `median; p95 ${data.latency_ms.p95} ms`));
@@ -813,7 +816,8 @@ async function loadAnalytics() {
   const recent = clear($("feedback-table").tBodies[0]);
   for (const f of fb.recent) {
     recent.append(el("tr", {}, el("td", {class: "muted"}, new Date(f.datetime).toLocaleString()),
-                     el("td", {}, f.verdict === "up" ? "👍" : "👎"), el("td", {}, f.qid), el("td", {}, f.question)));
+                     el("td", {}, el("img", {class: "thumbs-icon", src: `static/thumb-${f.verdict}.svg`, alt: `thumbs ${f.verdict}`})),
+                     el("td", {}, f.qid), el("td", {}, f.question)));
   }
   for (const body of [perItem, recent]) {
     if (!body.rows.length) body.append(el("tr", {}, el("td", {colspan: 4, class: "muted"}, "No feedback yet.")));
