@@ -143,8 +143,11 @@ def print_answer(response: dict[str, Any], turn: Any, out: TextIO) -> None:
     print(_text_of(response), file=out)
     card = turn.answer.card if turn is not None else None
     if card is not None and card.buttons:
-        print("  options: " + " | ".join(f"[{b.text}] {b.value}" for b in card.buttons),
-              file=out)
+        print("  options (type the number or the text):", file=out)
+        for number, button in enumerate(card.buttons, 1):
+            print(f"    {number}. {button.text}" + (f" ({button.value})"
+                                                    if button.value != button.text else ""),
+                  file=out)
     if turn is not None and turn.answer.citations:
         for citation in turn.answer.citations:
             print(f"  source: {citation.title}" + (f" <{citation.url}>" if citation.url else ""),
@@ -181,6 +184,20 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def chosen_button(line: str, turn: Any) -> str:
+    """What to ask for a typed line: a button's value when the line is its number.
+
+    >>> from types import SimpleNamespace as NS
+    >>> last = NS(answer=NS(card=NS(buttons=[NS(text="Yes", value="yes please")])))
+    >>> chosen_button("1", last), chosen_button("2", last), chosen_button("hi", None)
+    ('yes please', '2', 'hi')
+    """
+    card = turn.answer.card if turn is not None else None
+    if card is not None and line.isdigit() and 1 <= int(line) <= len(card.buttons):
+        return card.buttons[int(line) - 1].value
+    return line
+
+
 def run_chat(args: argparse.Namespace) -> int:
     """``qnabot chat``: read questions from stdin until end of file or ``/quit``."""
     with turn_logs_to_stderr(args.verbose):
@@ -191,6 +208,7 @@ def _chat(args: argparse.Namespace) -> int:
     session_id = args.session or f"chat-{uuid.uuid4().hex[:12]}"
     attributes = load_session(session_id) if args.session else {}
     interactive = sys.stdin.isatty()
+    turn = None
     if interactive:
         from fulfillment.handler import warm_up
 
@@ -204,7 +222,10 @@ def _chat(args: argparse.Namespace) -> int:
             break
         if not line.strip():
             continue
-        response, turn = ask_once(line.strip(), session_id, args.channel, attributes)
+        question = chosen_button(line.strip(), turn)
+        if interactive and question != line.strip():
+            print(f"you> {question}", file=sys.stderr)
+        response, turn = ask_once(question, session_id, args.channel, attributes)
         attributes = dict(response["sessionState"]["sessionAttributes"])
         if interactive:
             print("bot> ", end="", flush=True)

@@ -73,7 +73,9 @@ def run_eval(args: argparse.Namespace) -> int:
     splits = {str(path): load_conversations(path) for path in args.files}
     conversations = [c for group in splits.values() for c in group]
     runner = ConversationRunner.from_environment()
-    with turn_logs_to_stderr(args.verbose), progress_bar("evaluating", " turns") as advance:
+    turns = sum(len(c.turns) for c in conversations)
+    with turn_logs_to_stderr(args.verbose), \
+            progress_bar("evaluating", " turns", total=turns) as advance:
         report = runner.evaluate(conversations, on_turn=lambda _: advance(1))
     split_reports = _splits(report, splits) if args.split_report else {}
     summary = report.summary()

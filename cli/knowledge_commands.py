@@ -361,7 +361,8 @@ def run_settings_import(args: argparse.Namespace) -> int:
 def run_reindex(args: argparse.Namespace) -> int:
     """``qnabot reindex``: re-embed every item with the configured model."""
     started = time.perf_counter()
-    with _knowledge_base(qnabot_home()) as kb, progress_bar("re-embedding") as advance:
+    with _knowledge_base(qnabot_home()) as kb, \
+            progress_bar("re-embedding", total=kb.store.count()) as advance:
         count = kb.reindex(on_stored=advance)
         index = kb.index
     print(f"re-embedded {count} items with {index.model_id} ({index.dimension} dimensions) "

@@ -55,7 +55,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
 
 
 @contextmanager
-def progress_bar(description: str, unit: str = " items") -> Iterator[Callable[[int], Any]]:
+def progress_bar(description: str, unit: str = " items",
+                 total: int | None = None) -> Iterator[Callable[[int], Any]]:
     """A callable that advances a tqdm bar on stderr, shown only when stderr is a terminal.
 
     Example:
@@ -65,6 +66,6 @@ def progress_bar(description: str, unit: str = " items") -> Iterator[Callable[[i
     from tqdm import tqdm
 
     interactive = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    with tqdm(desc=description, unit=unit, file=sys.stderr, disable=not interactive,
+    with tqdm(desc=description, unit=unit, total=total, file=sys.stderr, disable=not interactive,
               leave=False, dynamic_ncols=True) as bar:
         yield bar.update

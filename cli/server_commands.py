@@ -20,6 +20,7 @@ from content_designer.services import open_services
 from fulfillment.handler import warm_up
 from knowledge.home import qnabot_home
 from knowledge.importer import import_files
+from knowledge.knowledge_base import KnowledgeBase
 
 #: The project's demo content, loaded by ``--load-demo`` (and ``make run``).
 DEMO_FOLDER = Path(__file__).resolve().parents[1] / "data" / "demo"
@@ -35,8 +36,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
     parser.add_argument("--load-demo", action="store_true",
-                        help=f"import the demo content ({DEMO_FOLDER}) before serving")
+                        help=f"import the demo content ({DEMO_FOLDER}) when the knowledge base "
+                             "is empty (never over an admin's items)")
     parser.set_defaults(func=run_serve)
+
+
+def load_demo_if_empty(kb: KnowledgeBase) -> bool:
+    """Import the demo content when the knowledge base holds no item; say what was done.
+
+    An admin's edits and deletions survive every restart: a knowledge base with any item in
+    it is left alone. Returns True when the demo was imported.
+    """
+    count = kb.store.count()
+    if count:
+        print(f"knowledge base has {count} items: demo content not loaded (it is loaded only "
+              "into an empty knowledge base)", flush=True)
+        return False
+    demo = sorted(DEMO_FOLDER.glob("*.json"))
+    if not demo:
+        print(f"no demo content in {DEMO_FOLDER}", file=sys.stderr, flush=True)
+        return False
+    report = import_files(kb, demo)
+    print(f"empty knowledge base: loaded the demo content: {report.summary()}", flush=True)
+    return True
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -46,12 +68,7 @@ def run_serve(args: argparse.Namespace) -> int:
     token, created = load_or_create_token(home)
     services = open_services(home, chat=True, authorize=token_authorizer(token))
     if args.load_demo:
-        demo = sorted(DEMO_FOLDER.glob("*.json"))
-        if demo:
-            report = import_files(services.kb, demo)
-            print(f"demo content: {report.summary()}", flush=True)
-        else:
-            print(f"no demo content in {DEMO_FOLDER}", file=sys.stderr, flush=True)
+        load_demo_if_empty(services.kb)
     # Load the embedding model and the bot before the first question, not during it.
     services.kb.embeddings.embed(["warm up"], "q")
     warm_up()

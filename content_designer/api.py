@@ -19,10 +19,14 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
+import json
 import logging
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -42,9 +46,14 @@ from aws_lambda_powertools.event_handler.openapi.params import (
 )
 from pydantic import BaseModel, Field
 
+from content_designer.analytics import summarize
+from content_designer.chat import display
 from content_designer.feedback import Feedback
-from content_designer.pages import PAGES, SECURITY_HEADERS, static_file
+from content_designer.item_search import ItemQuery, find_items
+from content_designer.pages import EMBEDDABLE_HEADERS, PAGES, SECURITY_HEADERS, static_file
 from content_designer.services import DesignerServices
+from fulfillment.sanitize import sanitize_ssml
+from fulfillment.sanitize import to_ssml as text_to_ssml
 from knowledge.embeddings.base import EmbeddingsError
 from knowledge.items import InvalidItemError, parse_item
 from knowledge.settings import (
@@ -58,7 +67,7 @@ from knowledge.settings import (
 )
 from knowledge.settings_transfer import EXPORT_FILE_NAME, export_settings, validate_import
 from knowledge.store import DimensionMismatchError, StoreError
-from knowledge.validation import item_schema
+from knowledge.validation import ITEM_TYPES, item_schema
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +89,17 @@ SessionId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-
 class DeleteItems(BaseModel):
     qids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         min_length=1, max_length=1000, description="The qids to delete.")
+
+
+class NewQid(BaseModel):
+    new_qid: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S+$",
+                                  description="The qid to give the item (no spaces).")]
+
+
+class TestAllRequest(BaseModel):
+    topic: str = Field("", max_length=100, description="Only the items of this topic.")
+    client_filter: str = Field("", max_length=100,
+                               description="Ask as this client: only the items it sees.")
 
 
 class MatchRequest(BaseModel):
@@ -262,17 +282,99 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
 
     # --- items ----------------------------------------------------------------------------
 
-    @app.get("/items", summary="List items by qid", tags=["items"], security=ADMIN)
+    @app.get("/items", summary="Find items: words anywhere, filters, sorting, pages",
+             tags=["items"], security=ADMIN)
     def list_items(
+        q: Annotated[str, Query(max_length=200, description="Words the item holds anywhere "
+                                "(qid, questions, answer, passage); case and accents "
+                                "ignored.")] = "",
         qid: Annotated[str, Query(max_length=100, description="Plain text the qid contains "
                                                               "(never a pattern).")] = "",
         prefix: Annotated[bool, Query(description="The qid starts with the text.")] = False,
+        topic: Annotated[str | None, Query(max_length=100, description="Only this topic "
+                                           "('' for items without one).")] = None,
+        type: Annotated[str | None, Query(max_length=20)] = None,  # noqa: A002
+        client: Annotated[str | None, Query(max_length=100, description="Only items this "
+                                            "client sees ('' for unfiltered items).")] = None,
+        sort: Annotated[Literal["qid", "type", "topic", "questions", "answer"], Query()] = "qid",
+        order: Annotated[Literal["asc", "desc"], Query()] = "asc",
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     ) -> dict[str, Any]:
-        page = services.kb.store.list(qid_filter=qid, prefix=prefix, offset=offset, limit=limit)
-        return {"items": [item.to_json() for item in page.items], "total": page.total,
-                "offset": offset, "limit": limit}
+        plain = not (q or topic is not None or type or client is not None or sort != "qid"
+                     or order != "asc")
+        if plain:  # the store pages by qid itself (fast on OpenSearch too)
+            page = services.kb.store.list(qid_filter=qid, prefix=prefix, offset=offset,
+                                          limit=limit)
+            return {"items": [item.to_json() for item in page.items], "total": page.total,
+                    "offset": offset, "limit": limit}
+        items = services.kb.store.iter_items()
+        if qid:
+            items = (i for i in items if (i.qid.startswith(qid) if prefix else qid in i.qid))
+        found = find_items(items, ItemQuery(text=q, topic=topic, item_type=type or None,
+                                            client=client, sort=sort,
+                                            descending=order == "desc", offset=offset,
+                                            limit=limit))
+        return {"items": [item.to_json() for item in found.items], "total": found.total,
+                "offset": offset, "limit": limit, "facets": found.facets.to_json()}
+
+    @app.get("/items-facets", summary="The topics, types and clients the items use",
+             tags=["items"], security=ADMIN)
+    def item_facets() -> dict[str, Any]:
+        found = find_items(services.kb.store.iter_items(), ItemQuery(limit=1))
+        return {**found.facets.to_json(), "total": found.total}
+
+    def copy_item(qid: str, new_qid: str) -> tuple[Any, Response | None]:
+        """The item ``qid`` stored again as ``new_qid`` (or the error response)."""
+        item = services.kb.store.get(qid)
+        if item is None:
+            return None, error(404, f'no item with qid "{qid}"')
+        if services.kb.store.get(new_qid) is not None:
+            return None, error(409, f'an item with qid "{new_qid}" already exists; choose '
+                                    "another qid or delete that item first",
+                               [{"field": "body.new_qid", "message": "is already used"}])
+        copied = parse_item({**item.to_json(), "qid": new_qid})
+        services.kb.put_items([copied])
+        return copied, None
+
+    @app.post("/items/preview", summary="How the chat would show an item's answer (HTML, "
+                                        "text, SSML, card)", tags=["items"], security=ADMIN)
+    def preview_item(item: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        alt = item.get("alt") if isinstance(item.get("alt"), dict) else {}
+        text = str(item.get("a") or item.get("passage") or "")
+        markdown = str(alt.get("markdown") or "") or text
+        card = item.get("r") if isinstance(item.get("r"), dict) else {}
+        messages: list[dict[str, Any]] = [{"contentType": "PlainText", "content": text}]
+        if any(card.get(k) for k in ("title", "imageUrl", "buttons")):
+            messages.append({"contentType": "ImageResponseCard", "imageResponseCard": {
+                "title": str(card.get("title") or ""), "subtitle": str(card.get("subTitle") or ""),
+                "imageUrl": str(card.get("imageUrl") or ""),
+                "buttons": [b for b in card.get("buttons") or [] if isinstance(b, dict)]}})
+        ssml = sanitize_ssml(str(alt.get("ssml") or "")) if alt.get("ssml") else \
+            text_to_ssml(text)
+        return display({"messages": messages, "sessionState": {"sessionAttributes": {
+            "appContext": json.dumps({"altMessages": {"markdown": markdown, "ssml": ssml}})}}})
+
+    @app.post("/items/<qid>/rename", summary="Give an item a new qid (the old qid is removed)",
+              tags=["items"], security=ADMIN)
+    def rename_item(qid: Annotated[str, Path(max_length=100)],
+                    request: NewQid) -> Response[dict[str, Any]]:
+        copied, refused = copy_item(qid, request.new_qid)
+        if refused is not None:
+            return refused
+        if request.new_qid != qid:
+            services.kb.store.delete([qid])
+        return Response(200, content_types.APPLICATION_JSON,
+                        {"renamed": qid, "item": copied.to_json()})
+
+    @app.post("/items/<qid>/duplicate", summary="Copy an item under a new qid",
+              tags=["items"], security=ADMIN, status_code=201)
+    def duplicate_item(qid: Annotated[str, Path(max_length=100)],
+                       request: NewQid) -> Response[dict[str, Any]]:
+        copied, refused = copy_item(qid, request.new_qid)
+        if refused is not None:
+            return refused
+        return Response(201, content_types.APPLICATION_JSON, copied.to_json())
 
     @app.get("/items/<qid>", summary="Get one item", tags=["items"], security=ADMIN)
     def get_item(qid: Annotated[str, Path(max_length=100)]) -> Response[dict[str, Any]]:
@@ -295,7 +397,7 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
         try:
             parsed = parse_item({**item, "qid": qid})
         except InvalidItemError as exc:
-            return error(400, f'item "{qid}" is not valid',
+            return error(400, f'item "{qid}" was not saved: fix the fields below',
                          [{"field": f"body.{p.field}", "message": p.message}
                           for p in exc.problems])
         existed = services.kb.store.get(qid) is not None
@@ -313,10 +415,19 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
     def delete_items(request: DeleteItems) -> dict[str, Any]:
         return {"deleted": services.kb.store.delete(request.qids), "asked": len(request.qids)}
 
-    @app.get("/schemas/<item_type>", summary="The JSON Schema of an item type",
+    @app.get("/schemas", summary="The item types the editor offers", tags=["items"],
+             security=ADMIN)
+    def schema_types() -> dict[str, Any]:
+        return {"types": list(ITEM_TYPES)}
+
+    @app.get("/schemas/<item_type>", summary="The JSON Schema of an item type (references "
+                                             "resolved, for building the editing form)",
              tags=["items"], security=ADMIN)
-    def schema(item_type: Annotated[Literal["qna", "text", "slottype"], Path()]) -> dict[str, Any]:
-        return item_schema(item_type)
+    def schema(item_type: Annotated[str, Path(max_length=40)]) -> Response[dict[str, Any]]:
+        if item_type not in ITEM_TYPES:
+            return error(404, f'no item type "{item_type}"; the types are '
+                              f'{", ".join(ITEM_TYPES)}')
+        return Response(200, content_types.APPLICATION_JSON, inlined_schema(item_type))
 
     # --- test -----------------------------------------------------------------------------
 
@@ -361,25 +472,54 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
     @app.post("/jobs/test-all", summary="Ask every question of the knowledge base; report "
                                         "which find their own qid",
               tags=["jobs"], security=ADMIN, status_code=202)
-    def start_test_all() -> Response[dict[str, Any]]:
-        status = services.jobs.submit("test_all", filename="knowledge base")
+    def start_test_all(request: TestAllRequest | None = None) -> Response[dict[str, Any]]:
+        options = (request or TestAllRequest()).model_dump()
+        label = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in options.items() if v)
+        status = services.jobs.submit("test_all", filename="knowledge base" + (
+            f" ({label})" if label else ""), options=options)
         return Response(202, content_types.APPLICATION_JSON, status.to_json())
 
-    @app.post("/jobs/test-all/upload", summary="Ask the questions of a labeled file (items or "
-                                               "{question, qid} lines)",
+    @app.post("/jobs/test-all/upload", summary="Ask the questions of a labeled file (items, "
+                                               "{question, qid} lines or qnabot eval's format)",
               tags=["jobs"], security=ADMIN, status_code=202)
     def start_test_file(
         file: Annotated[UploadFile, File(description="Items or {question, qid} JSON Lines.")],
+        client_filter: Annotated[str, Form(max_length=100)] = "",
     ) -> Response[dict[str, Any]]:
         content = upload(file)
         if isinstance(content, Response):
             return content
-        status = services.jobs.submit("test_all", upload=content, filename=file.filename or "")
+        status = services.jobs.submit("test_all", upload=content, filename=file.filename or "",
+                                      options={"client_filter": client_filter})
         return Response(202, content_types.APPLICATION_JSON, status.to_json())
+
+    @app.post("/jobs/tune", summary="Sweep the matching thresholds on a labeled file (qnabot "
+                                    "tune) and recommend settings",
+              tags=["jobs"], security=ADMIN, status_code=202)
+    def start_tune(
+        file: Annotated[UploadFile, File(description="Labeled conversations (JSON Lines).")],
+        max_wrong_rate: Annotated[float, Form(ge=0, le=1)] = 0.08,
+    ) -> Response[dict[str, Any]]:
+        content = upload(file)
+        if isinstance(content, Response):
+            return content
+        status = services.jobs.submit("tune", upload=content, filename=file.filename or "",
+                                      options={"max_wrong_rate": max_wrong_rate})
+        return Response(202, content_types.APPLICATION_JSON, status.to_json())
+
+    @app.get("/jobs/<job_id>/report", summary="A finished test-all job's outcomes as CSV",
+             tags=["jobs"], security=ADMIN)
+    def test_all_report(job_id: Annotated[str, Path(max_length=64)]) -> Response[str | dict]:
+        status = services.jobs.status(job_id)
+        if status is None or status.kind != "test_all" or status.state != "succeeded":
+            return error(404, f'job "{job_id}" has no report (not a finished test-all job)')
+        return Response(200, "text/csv; charset=utf-8", outcomes_csv(status.result),
+                        headers={"Content-Disposition":
+                                 f'attachment; filename="test-all-{job_id}.csv"'})
 
     @app.get("/jobs", summary="Recent jobs, newest first", tags=["jobs"], security=ADMIN)
     def list_jobs(
-        kind: Annotated[Literal["import", "export", "test_all"] | None, Query()] = None,
+        kind: Annotated[Literal["import", "export", "test_all", "tune"] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 20,
     ) -> dict[str, Any]:
         statuses = [s for s in services.jobs.list(limit=200) if kind in (None, s.kind)]
@@ -475,13 +615,42 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
         records, total = services.feedback.list(limit=limit, offset=offset, verdict=verdict)
         return {"feedback": [r.to_json() for r in records], "total": total}
 
+    # --- analytics ------------------------------------------------------------------------
+
+    @app.get("/analytics", summary="Questions per day, answered and unanswered, top questions, "
+                                   "feedback, LLM calls and latency", tags=["analytics"],
+             security=ADMIN)
+    def analytics(days: Annotated[int, Query(ge=1, le=366)] = 30) -> Response[dict[str, Any]]:
+        if services.metrics is None:
+            return error(404, "analytics read the local metrics store (qnabot serve); in AWS "
+                              "the per-turn records go to the logs and Firehose")
+        today = datetime.now(UTC).date()
+        since = (today - timedelta(days=days - 1)).isoformat()
+        logged, _ = services.feedback.list(limit=100_000)
+        feedback = services.metrics.feedback(since) + [
+            {"datetime": f.time, "feedback": f.verdict, "qid": f.qid, "utterance": f.question}
+            for f in reversed(logged) if f.time >= since]
+        feedback.sort(key=lambda r: str(r.get("datetime") or ""))
+        return Response(200, content_types.APPLICATION_JSON,
+                        summarize(services.metrics.turns(since), feedback, days=days,
+                                  today=today))
+
     # --- pages (public; the designer page asks for the token itself) ------------------------
+
+    @app.get("/config.js", include_in_schema=False)
+    def page_config() -> Response[str]:
+        routes = {f"{r.method} {r.path}" for r in [*app._static_routes, *app._dynamic_routes]}
+        config = json.dumps(services.page_config(routes), separators=(",", ":"))
+        return Response(200, "text/javascript; charset=utf-8",
+                        f"window.QNABOT_CONFIG = Object.freeze({config});\n",
+                        headers=dict(SECURITY_HEADERS))
 
     def page(name: str) -> Response[str | dict[str, Any]]:
         found = static_file(name)
         if found is None:
             return error(404, f"no file {name}")
-        return Response(200, found[1], found[0], headers=dict(SECURITY_HEADERS))
+        headers = EMBEDDABLE_HEADERS if name == "chat.html" else SECURITY_HEADERS
+        return Response(200, found[1], found[0], headers=dict(headers))
 
     def page_route(name: str):
         def show() -> Response[str | dict[str, Any]]:
@@ -529,10 +698,47 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
     return app
 
 
+def inlined_schema(item_type: str) -> dict[str, Any]:
+    """The item type's JSON Schema with every ``$ref`` replaced by what it points to."""
+    def resolve(ref: str, home: dict[str, Any]) -> Any:
+        document, _, pointer = ref.partition("#")
+        target = item_schema(document.removesuffix(".schema.json")) if document else home
+        for part in [p for p in pointer.split("/") if p]:
+            target = target[part]
+        return inline(target, item_schema(document.removesuffix(".schema.json"))
+                      if document else home)
+
+    def inline(node: Any, home: dict[str, Any]) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return {**resolve(node["$ref"], home),
+                        **{k: inline(v, home) for k, v in node.items() if k != "$ref"}}
+            return {k: inline(v, home) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [inline(v, home) for v in node]
+        return node
+
+    root = item_schema(item_type)
+    return inline(root, root)
+
+
+def outcomes_csv(result: dict[str, Any]) -> str:
+    """A test-all job's outcomes as CSV, for a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["status", "question", "expected_qid", "found_qid", "score", "source",
+                     "client", "shared_with"])
+    for o in result.get("outcomes") or []:
+        writer.writerow([o.get("status", "correct" if o.get("ok") else "missed"),
+                         o.get("question", ""), o.get("expected_qid", ""),
+                         o.get("found_qid") or "", "" if o.get("score") is None
+                         else f"{o['score']:.3f}", o.get("stage") or "", o.get("client") or "",
+                         " ".join(o.get("shared_with") or [])])
+    return out.getvalue()
+
+
 def openapi_document(app: APIGatewayRestResolver) -> dict[str, Any]:
     """The OpenAPI document of ``app`` as JSON, with the bearer security scheme."""
-    import json
-
     text = app.get_openapi_json_schema(
         title=API_TITLE, version=API_VERSION,
         description="Admin API of the QnABot content designer. Admin routes need "

@@ -100,7 +100,8 @@ def _card(messages: list[Any]) -> dict[str, Any] | None:
 
 
 def display(response: Mapping[str, Any]) -> dict[str, Any]:
-    """What the chat page shows for a Lex response: safe HTML, the card, the qid."""
+    """What the chat page shows for a Lex response: safe HTML, the card, the qid, and the SSML
+    to read aloud (never inserted as markup: the page turns it into plain speech text)."""
     state = response.get("sessionState") or {}
     attributes = state.get("sessionAttributes") or {}
     messages = response.get("messages") or []
@@ -112,9 +113,11 @@ def display(response: Mapping[str, Any]) -> dict[str, Any]:
         html = markdown_html(markdown)
     else:
         html = markdown_html(nh3.clean(text, tags=set()) if text else "")
+    ssml = alt.get("ssml") if isinstance(alt, dict) else ""
     return {
         "html": html,
         "text": sanitize_text(text),
+        "ssml": ssml if isinstance(ssml, str) else "",
         "qid": str(attributes.get("qnabot_qid") or ""),
         "got_answer": attributes.get("qnabot_gotanswer") == "true",
         "card": _card(messages),

@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -52,7 +52,7 @@ from knowledge.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-JobKind = Literal["import", "export", "test_all"]
+JobKind = Literal["import", "export", "test_all", "tune"]
 JobState = Literal["queued", "running", "succeeded", "failed"]
 #: Per-item problems kept in a status; the count of all of them is kept too.
 MAX_PROBLEMS = 1000
@@ -64,7 +64,9 @@ MAX_KEPT_JOBS = 200
 STATUS_INTERVAL_SECONDS = 0.2
 EXPORT_FILE = "export.json"
 
-_JOB_ID = re.compile(r"^(?:import|export|test_all)-\d{8}T\d{6}-[0-9a-f]{8}$")
+_JOB_ID = re.compile(r"^(?:import|export|test_all|tune)-\d{8}T\d{6}-[0-9a-f]{8}$")
+#: Points of a tuning sweep kept in its status for the chart (the frontier is always kept).
+MAX_CHART_POINTS = 1500
 
 
 def _now() -> str:
@@ -192,17 +194,20 @@ def _run_export(kb: KnowledgeBase, spec: JobSpec, tracker: Tracker,
     count = export_items(kb.store, output, qid_filter, prefix=bool(spec.options.get("prefix")))
     tracker.status.done = count
     tracker.status.counts = {"exported": count}
-    return {"items": count, "download": f"/jobs/{spec.id}/download"}
+    return {"items": count, "download": f"jobs/{spec.id}/download"}
 
 
 def _labeled_cases(spec: JobSpec, kb: KnowledgeBase) -> list[LabeledQuestion]:
+    topic = spec.options.get("topic") or None
+    client = spec.options.get("client_filter") or None
     if spec.input_file is None:
-        return list(questions_of(kb.store.iter_items()))
+        return list(questions_of(kb.store.iter_items(), topic=topic, client=client))
     try:
-        return [case for raw in open_source(spec.input_file).items()
-                for case in labeled_from_json(raw.value)]
+        cases = [case for raw in open_source(spec.input_file).items()
+                 for case in labeled_from_json(raw.value)]
     except ImportFileError as exc:
         raise JobInputError(str(exc).replace(str(spec.input_file), spec.filename)) from None
+    return [replace(case, client=client) for case in cases] if client else cases
 
 
 def _run_test_all(kb: KnowledgeBase, settings: Settings, spec: JobSpec,
@@ -211,10 +216,47 @@ def _run_test_all(kb: KnowledgeBase, settings: Settings, spec: JobSpec,
     tracker.set_total(len(cases))
     report = evaluate(knowledge_base_search(kb, settings), cases, on_progress=tracker.advance)
     tracker.status.counts = {"asked": report.total, "correct": report.correct,
-                             "missed": report.total - report.correct}
-    outcomes = sorted(report.outcomes, key=lambda o: o.ok)[:MAX_OUTCOMES]
+                             "ambiguous": report.ambiguous, "missed": report.missed}
+    order = {"missed": 0, "ambiguous": 1, "correct": 2}
+    outcomes = sorted(report.outcomes, key=lambda o: order[o.status])[:MAX_OUTCOMES]
     return {"accuracy": round(report.accuracy, 4),
-            "outcomes": [o.to_json() for o in outcomes]}
+            "outcomes": [o.to_json() for o in outcomes],
+            "report": f"jobs/{spec.id}/report"}
+
+
+def _run_tune(kb: KnowledgeBase, settings: Settings, spec: JobSpec,
+              tracker: Tracker) -> dict[str, Any]:
+    """``qnabot tune`` as a job: search every labeled turn once, replay many settings."""
+    from knowledge.evaluation import EvalFileError, load_conversations, record, replay, summarize
+    from knowledge.matching import MatchParams
+    from knowledge.tuning import SweepPoint, frontier, recommend, sweep, sweep_size
+
+    if spec.input_file is None:
+        raise JobInputError("tuning needs a labeled file (qnabot eval's JSON Lines format)")
+    try:
+        conversations = load_conversations(spec.input_file)
+    except EvalFileError as exc:
+        raise JobInputError(str(exc).replace(str(spec.input_file), spec.filename)) from None
+    turns = sum(len(c.turns) for c in conversations)
+    tracker.set_total(turns + sweep_size("hybrid"))
+    recording = record(kb, conversations, settings, on_progress=tracker.advance)
+    params = MatchParams.from_settings(settings)
+    current = SweepPoint(params, summarize(replay(recording, params), by_category=False))
+    points = sweep(recording, current.params, on_progress=tracker.advance)
+    target = float(spec.options.get("max_wrong_rate") or 0.08)
+    best = recommend(points, max_wrong_rate=target)
+    edge = frontier(points)
+    step = max(1, len(points) // MAX_CHART_POINTS)
+
+    def dot(point: SweepPoint) -> list[float]:
+        return [round(point.summary["wrong_rate"] or 0, 4), round(point.summary["overall"] or 0, 4)]
+
+    tracker.status.counts = {"turns": turns, "settings_tried": len(points)}
+    return {"max_wrong_rate": target, "current": current.to_json(),
+            "recommended": best.to_json(), "frontier": [p.to_json() for p in edge],
+            "chart": {"points": [dot(p) for p in points[::step]],
+                      "frontier": [dot(p) for p in edge],
+                      "current": dot(current), "recommended": dot(best)}}
 
 
 class JobInputError(ValueError):
@@ -233,6 +275,8 @@ def run_job(spec: JobSpec, tracker: Tracker, kb: KnowledgeBase, settings: Settin
             status.result = _run_import(kb, spec, tracker)
         elif spec.kind == "export":
             status.result = _run_export(kb, spec, tracker, output_dir / EXPORT_FILE)
+        elif spec.kind == "tune":
+            status.result = _run_tune(kb, settings, spec, tracker)
         else:
             status.result = _run_test_all(kb, settings, spec, tracker)
         status.state = "succeeded"

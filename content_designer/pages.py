@@ -19,14 +19,18 @@ from importlib import resources
 PAGES = {"/": "chat.html", "/chat": "chat.html", "/designer": "designer.html"}
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
                 ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
+_CSP = ("default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
+        # The Lex transport (AWS) talks to Cognito and the Lex runtime from the page.
+        "connect-src 'self' https://*.amazonaws.com https://*.amazoncognito.com; "
+        "object-src 'none'; frame-src https:; base-uri 'none'; ")
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' https: data:; "
-                               "style-src 'self'; script-src 'self'; object-src 'none'; "
-                               "frame-src https:; frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": _CSP + "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+#: The chat page may be embedded in any site (static/embed.js); the designer never.
+EMBEDDABLE_HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": _CSP + "frame-ancestors *"}
 
 
 def static_file(name: str) -> tuple[str, str] | None:

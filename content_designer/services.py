@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from content_designer.analytics import MetricsReader
 from content_designer.chat import ChatService, Fulfill
 from content_designer.feedback import FeedbackLog, FileFeedbackLog
 from content_designer.jobs import JobQueue, JobSpec, LocalJobQueue, Tracker, run_job
+from fulfillment.metrics_sqlite import SqliteMetricsSink
 from knowledge.backends import load_settings, open_knowledge_base, open_settings_repo
 from knowledge.home import qnabot_home
 from knowledge.knowledge_base import KnowledgeBase
@@ -52,6 +54,21 @@ class DesignerServices:
     chat: ChatService | None = None
     environment: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    #: Where the analytics page reads the per-turn records (None: not available here).
+    metrics: MetricsReader | None = None
+    #: What ``config.js`` gives the pages (C1); None means the local defaults.
+    pages: dict[str, Any] | None = None
+    #: True when ``POST chat/stream`` is served (set by whoever serves it).
+    streaming: bool = False
+
+    def page_config(self, routes: set[str] = frozenset()) -> dict[str, Any]:
+        """``window.QNABOT_CONFIG`` for the pages: ``routes`` are the app's "METHOD /path"s."""
+        if self.pages is not None:
+            return self.pages
+        stream = getattr(self.chat, "stream", None)
+        return {"auth": "token", "transport": "local",
+                "streaming": bool(self.streaming or "POST /chat/stream" in routes
+                                  or callable(stream))}
 
     def settings(self) -> Settings:
         """The settings as they are now (read on every call: changes apply without restart)."""
@@ -96,4 +113,5 @@ def open_services(home: Path | None = None, *, chat: bool = False,
         authorize=authorize,
         chat=chat_service,
         environment={"home": str(home)},
+        metrics=SqliteMetricsSink(home / "metrics.sqlite"),
     )

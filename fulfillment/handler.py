@@ -35,6 +35,7 @@ from aws_lambda_powertools import Logger
 
 from fulfillment.lex_event import MalformedEventError, parse_event
 from fulfillment.lex_response import build_response
+from fulfillment.metrics import record_turn_metrics
 from fulfillment.model import Answer, Request, TurnDebug, TurnResult
 from knowledge.settings import Settings
 
@@ -166,6 +167,7 @@ def handle_event(event: Any, context: Any = None) -> Outcome:
     turn = service.pipeline.run(request, settings, time_left=_time_left(context))
     response = build_response(turn)
     log_turn(turn, settings)
+    record_turn_metrics(turn, settings)
     return Outcome(response, turn)
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -172,8 +172,11 @@ ALL_STAGES = (SearchField.QUESTIONS, SearchField.ANSWERS, SearchField.PASSAGES)
 
 
 def record(kb: KnowledgeBase, conversations: Sequence[Conversation], settings: Settings,
-           mode: MatchMode = "hybrid") -> Recording:
+           mode: MatchMode = "hybrid",
+           on_progress: Callable[[int], object] | None = None) -> Recording:
     """Search every turn once, in every stage, and keep the evidence for replays.
+
+    ``on_progress`` is called with 1 after each turn is searched (for a progress bar).
 
     Raises :class:`~knowledge.store.DimensionMismatchError` when the stored vectors come from
     another embeddings model, as a search would.
@@ -210,6 +213,8 @@ def record(kb: KnowledgeBase, conversations: Sequence[Conversation], settings: S
             if entry.contextual is not None:
                 qids.update(entry.contextual.qids())
             turns.append(entry)
+            if on_progress is not None:
+                on_progress(1)
         recorded.append(turns)
     return Recording(mode, recorded, kb.store.get_many(sorted(qids)))
 

@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import product
 
@@ -94,15 +94,26 @@ def sweep(recording: Recording, base: MatchParams, *,
           answer_weights: Sequence[float] = ANSWER_WEIGHTS,
           topic_boosts: Sequence[float] = TOPIC_BOOSTS,
           unambiguous_rules: Sequence[tuple[float, float] | None] = UNAMBIGUOUS_RULES,
+          on_progress: Callable[[int], object] | None = None,
           ) -> list[SweepPoint]:
-    """Replay the recording at every combination of the given values."""
+    """Replay the recording at every combination of the given values.
+
+    ``on_progress`` is called with 1 after each combination (for a progress bar).
+    """
     if recording.mode != "hybrid":
         keyword_weights = (0.0,)
     if recording.mode == "keywords":
         answer_weights = (0.0,)
     compact = CompactRecording.of(recording)
+
+    def point(params: MatchParams) -> SweepPoint:
+        replayed = SweepPoint(params, summarize(decide_fast(compact, params), by_category=False))
+        if on_progress is not None:
+            on_progress(1)
+        return replayed
+
     return [
-        SweepPoint(params, summarize(decide_fast(compact, params), by_category=False))
+        point(params)
         for params in (
             _with(base, q, p, w, a, b, u)
             for w, a, b, u, q, p in product(keyword_weights, answer_weights, topic_boosts,
@@ -110,6 +121,14 @@ def sweep(recording: Recording, base: MatchParams, *,
                                             passage_thresholds)
         )
     ]
+
+
+def sweep_size(mode: str) -> int:
+    """How many combinations :func:`sweep` replays with its default values, for ``mode``."""
+    keyword = 1 if mode != "hybrid" else len(KEYWORD_WEIGHTS)
+    answer = 1 if mode == "keywords" else len(ANSWER_WEIGHTS)
+    return (keyword * answer * len(TOPIC_BOOSTS) * len(UNAMBIGUOUS_RULES)
+            * len(QUESTION_THRESHOLDS) * len(PASSAGE_THRESHOLDS))
 
 
 def recommend(points: Sequence[SweepPoint], *, max_wrong_rate: float) -> SweepPoint:

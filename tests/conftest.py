@@ -14,3 +14,14 @@ def hashing_kb(tmp_path, monkeypatch):
     knowledge_base = open_knowledge_base(tmp_path / "home")
     yield knowledge_base
     knowledge_base.store.close()
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_by_default(monkeypatch):
+    """Turns keep no metrics records unless a test asks for them (QNABOT_METRICS=sqlite)."""
+    from fulfillment import metrics
+
+    monkeypatch.setenv("QNABOT_METRICS", "none")
+    metrics.set_metrics_sink(None)
+    yield
+    metrics.set_metrics_sink(None)

@@ -1,15 +1,27 @@
-// The chat page: sends each question to POST /chat (a Lex V2 turn through the fulfillment
-// handler) and shows the answer, its response card and thumbs up/down. The session id and the
-// transcript live in sessionStorage, so a reload keeps the conversation.
+// The chat page: each question goes through window.QNABOT_TRANSPORT (contract C2: the local
+// server's POST chat / chat/stream, or Amazon Lex in AWS) and the answer is shown with its
+// response card, feedback buttons and, when asked for, read aloud from its SSML. The session id
+// and the transcript live in sessionStorage, so a reload keeps the conversation.
 "use strict";
 
 const SESSION_KEY = "qnabot-chat-session";
 const TRANSCRIPT_KEY = "qnabot-chat-transcript";
+const SPEAK_KEY = "qnabot-chat-speak";
+const CONFIG = window.QNABOT_CONFIG || {auth: "token", transport: "local", streaming: false};
+//: What the page says first, as QnABot's Lex Web UI does: the greeting item answers it.
+const WELCOME_UTTERANCE = CONFIG.welcome || "Hello";
+const WELCOME_FALLBACK = "Hi! Ask me a question.";
+//: QnABot's feedback utterances (the Lex Web UI's thumbs phrases), contract C4.
+const FEEDBACK = {up: "Thumbs up", down: "Thumbs down"};
 
 const transcript = document.getElementById("transcript");
 const form = document.getElementById("ask");
 const input = document.getElementById("question");
 const sendButton = document.getElementById("send");
+const micButton = document.getElementById("mic");
+const speakToggle = document.getElementById("speak-toggle");
+
+if (new URLSearchParams(location.search).has("embed")) document.body.classList.add("embedded");
 
 function sessionId() {
   let id = sessionStorage.getItem(SESSION_KEY);
@@ -25,66 +37,108 @@ function savedTurns() {
 }
 
 function saveTurn(turn) {
-  const turns = savedTurns();
+  const turns = savedTurns().filter((t) => !turn.id || t.id !== turn.id);
   turns.push(turn);
   sessionStorage.setItem(TRANSCRIPT_KEY, JSON.stringify(turns.slice(-100)));
+}
+
+function updateTurn(turn) {
+  const turns = savedTurns().map((t) => (t.id && t.id === turn.id ? turn : t));
+  sessionStorage.setItem(TRANSCRIPT_KEY, JSON.stringify(turns));
 }
 
 function scrollDown() {
   transcript.lastElementChild && transcript.lastElementChild.scrollIntoView({block: "end"});
 }
 
-function showQuestion(text) {
-  transcript.append(el("li", {class: "turn user"}, el("div", {class: "bubble"}, text)));
+function showQuestion(text, kind) {
+  transcript.append(el("li", {class: `turn user${kind ? ` ${kind}` : ""}`}, el("div", {class: "bubble"}, text)));
   scrollDown();
 }
 
+// --- reading answers aloud -------------------------------------------------------------------
+
+let speakAnswers = localStorage.getItem(SPEAK_KEY) === "true";
+
+function showSpeakToggle() {
+  speakToggle.hidden = !("speechSynthesis" in window);
+  speakToggle.setAttribute("aria-pressed", String(speakAnswers));
+  speakToggle.querySelector("span").textContent = speakAnswers ? "Reading aloud: on" : "Read aloud";
+}
+
+speakToggle.addEventListener("click", () => {
+  speakAnswers = !speakAnswers;
+  localStorage.setItem(SPEAK_KEY, String(speakAnswers));
+  if (!speakAnswers && "speechSynthesis" in window) window.speechSynthesis.cancel();
+  showSpeakToggle();
+});
+
+function readAloud(display) {
+  const words = display.ssml ? ssmlToSpeech(display.ssml) : (display.text || "");
+  speak(words, navigator.language);
+}
+
+// --- answers -------------------------------------------------------------------------------
+
 function feedbackButtons(turn) {
   const status = el("span", {class: "feedback-status"});
+  const buttons = [];
   const send = async (verdict, button) => {
-    try {
-      await callApi("POST", "/feedback", {
-        session_id: sessionId(), qid: turn.display.qid || "", question: turn.question.slice(0, 1024),
-        verdict, answer: (turn.display.text || "").slice(0, 8000),
-      });
-      for (const b of button.parentElement.querySelectorAll("button")) b.disabled = true;
-      button.classList.add("chosen");
-      status.textContent = "Thanks for the feedback";
-    } catch (error) {
-      status.textContent = `Feedback not saved: ${error.message}`;
-    }
+    for (const b of buttons) b.disabled = true;
+    button.classList.add("chosen");
+    turn.feedback = verdict;
+    updateTurn(turn);
+    await ask(FEEDBACK[verdict], {kind: "feedback"});
+    status.textContent = "Thanks for the feedback";
   };
-  const up = el("button", {type: "button", class: "thumb", title: "Good answer", "aria-label": "Thumbs up",
-                           "data-verdict": "up"}, el("img", {src: "/static/thumb-up.svg", alt: ""}));
-  const down = el("button", {type: "button", class: "thumb", title: "Bad answer", "aria-label": "Thumbs down",
-                             "data-verdict": "down"}, el("img", {src: "/static/thumb-down.svg", alt: ""}));
-  up.addEventListener("click", () => send("up", up));
-  down.addEventListener("click", () => send("down", down));
-  return el("div", {class: "feedback"}, up, down, status);
+  for (const verdict of ["up", "down"]) {
+    const button = el("button", {type: "button", class: "thumb", "data-verdict": verdict,
+                                 title: verdict === "up" ? "Good answer" : "Bad answer",
+                                 "aria-label": FEEDBACK[verdict]},
+                      el("img", {src: `static/thumb-${verdict}.svg`, alt: ""}));
+    if (turn.feedback) {
+      button.disabled = true;
+      if (turn.feedback === verdict) button.classList.add("chosen");
+    }
+    button.addEventListener("click", () => send(verdict, button));
+    buttons.push(button);
+  }
+  return el("div", {class: "feedback"}, buttons, status);
 }
 
 function cardView(card) {
   if (!card) return null;
+  const buttons = card.buttons || [];
   return el("div", {class: "card"},
     card.image_url ? el("img", {src: card.image_url, alt: card.title || "", loading: "lazy",
                                 referrerpolicy: "no-referrer"}) : null,
     card.title ? el("div", {class: "card-title"}, card.title) : null,
     card.subtitle ? el("div", {class: "card-subtitle"}, card.subtitle) : null,
-    card.buttons.length
-      ? el("div", {class: "card-buttons"}, card.buttons.map((b) =>
+    buttons.length
+      ? el("div", {class: "card-buttons"}, buttons.map((b) =>
           el("button", {type: "button", class: "card-button", "data-value": b.value,
                         onclick: () => ask(b.value)}, b.text)))
       : null);
 }
 
-function showAnswer(turn) {
+function answerBubble(turn) {
+  const display = turn.display || {};
   const answer = el("div", {class: "answer"});
-  // display.html was sanitized on the server (nh3 allow-list; see content_designer/chat.py).
-  answer.innerHTML = turn.display.html;
-  const meta = turn.display.qid ? el("div", {class: "meta"}, `qid ${turn.display.qid}`) : null;
-  transcript.append(el("li", {class: "turn bot", "data-qid": turn.display.qid || ""},
-    el("div", {class: "bubble"}, answer, cardView(turn.display.card), meta, feedbackButtons(turn))));
+  // display.html was sanitized on the server (nh3 allow-list; see content_designer/chat.py)
+  // or by the Lex transport's vendored sanitizer.
+  answer.innerHTML = display.html || "";
+  const meta = display.qid && !turn.welcome ? el("div", {class: "meta"}, `qid ${display.qid}`) : null;
+  const judged = !turn.welcome && !turn.kind;
+  return el("div", {class: "bubble"}, answer, cardView(display.card), meta,
+            judged ? feedbackButtons(turn) : null);
+}
+
+function showAnswer(turn) {
+  const item = el("li", {class: `turn bot${turn.welcome ? " welcome" : ""}`,
+                         "data-qid": (turn.display && turn.display.qid) || ""}, answerBubble(turn));
+  transcript.append(item);
   scrollDown();
+  return item;
 }
 
 function showError(message) {
@@ -92,25 +146,57 @@ function showError(message) {
   scrollDown();
 }
 
-async function ask(text) {
+function pendingBubble() {
+  const text = el("div", {class: "answer partial"});
+  const item = el("li", {class: "turn bot pending", "aria-busy": "true"},
+                  el("div", {class: "bubble"}, el("span", {class: "typing", "aria-label": "QnABot is answering"},
+                                                  el("span"), el("span"), el("span")), text));
+  transcript.append(item);
+  scrollDown();
+  return {item, onPartial: (soFar) => { text.textContent = soFar; item.classList.add("streaming"); scrollDown(); }};
+}
+
+let transportReady = null;
+
+function transport() {
+  transportReady = transportReady || (window.QNABOT_TRANSPORT ? Promise.resolve()
+    : loadScript(CONFIG.transport === "lex" ? "static/lex-transport.js" : "static/chat-transport.js"));
+  return transportReady.then(() => window.QNABOT_TRANSPORT);
+}
+
+/** Ask one question. kind: "feedback" or "welcome" (not shown as a question), channel. */
+async function ask(text, {kind = "", channel = "text"} = {}) {
   text = text.trim();
   if (!text) return;
-  showQuestion(text);
-  saveTurn({question: text});
+  if (kind !== "welcome") {
+    showQuestion(text, kind);
+    saveTurn({question: text, kind});
+  }
   input.value = "";
   sendButton.disabled = true;
   transcript.setAttribute("aria-busy", "true");
+  const pending = pendingBubble();
   try {
-    const response = await callApi("POST", "/chat", {text, session_id: sessionId(), channel: "text"});
-    const turn = {question: text, display: response.display};
+    const send = await transport();
+    const response = await send.send(text, {sessionId: sessionId(), channel, onPartial: pending.onPartial});
+    pending.item.remove();
+    const display = response.display || {};
+    if (kind === "welcome" && !display.got_answer) {  // no greeting item: a plain welcome
+      Object.assign(display, {html: el("p", {}, WELCOME_FALLBACK).outerHTML, text: WELCOME_FALLBACK,
+                              ssml: "", qid: "", card: null});
+    }
+    const turn = {id: randomId(), question: text, display, welcome: kind === "welcome",
+                  kind: kind === "feedback" ? kind : ""};
     showAnswer(turn);
     saveTurn(turn);
+    if (speakAnswers || channel === "voice") readAloud(display);
   } catch (error) {
+    pending.item.remove();
     showError(`Sorry, the question could not be sent: ${error.message}`);
   } finally {
     sendButton.disabled = false;
     transcript.removeAttribute("aria-busy");
-    input.focus();
+    if (kind !== "welcome") input.focus();
   }
 }
 
@@ -123,9 +209,51 @@ document.getElementById("new-conversation").addEventListener("click", () => {
   sessionStorage.removeItem(SESSION_KEY);
   sessionStorage.removeItem(TRANSCRIPT_KEY);
   clear(transcript);
+  ask(WELCOME_UTTERANCE, {kind: "welcome"});
   input.focus();
 });
 
-for (const turn of savedTurns()) {
-  if (turn.display) showAnswer(turn); else showQuestion(turn.question);
+// --- voice input -----------------------------------------------------------------------------
+
+function setUpVoice() {
+  const Recognition = window.SpeechRecognition || window.webkitSpeechRecognition;
+  if (!Recognition) return;  // the browser cannot listen: the button stays hidden
+  micButton.hidden = false;
+  let listening = null;
+  micButton.addEventListener("click", () => {
+    if (listening) { listening.stop(); return; }
+    const recognition = new Recognition();
+    recognition.lang = navigator.language || "en-US";
+    recognition.interimResults = true;
+    recognition.maxAlternatives = 1;
+    listening = recognition;
+    micButton.classList.add("listening");
+    micButton.setAttribute("aria-pressed", "true");
+    input.placeholder = "Listening…";
+    recognition.addEventListener("result", (event) => {
+      const result = event.results[event.results.length - 1];
+      input.value = result[0].transcript;
+      if (result.isFinal) ask(result[0].transcript, {channel: "voice"});
+    });
+    recognition.addEventListener("end", () => {
+      listening = null;
+      micButton.classList.remove("listening");
+      micButton.setAttribute("aria-pressed", "false");
+      input.placeholder = "Ask a question";
+    });
+    recognition.addEventListener("error", (event) => {
+      if (event.error === "not-allowed") showError("The microphone is blocked for this page: allow it in the browser to speak.");
+    });
+    recognition.start();
+  });
 }
+
+// --- start -----------------------------------------------------------------------------------
+
+showSpeakToggle();
+setUpVoice();
+const restored = savedTurns();
+for (const turn of restored) {
+  if (turn.display) showAnswer(turn); else showQuestion(turn.question, turn.kind);
+}
+if (!restored.length) ask(WELCOME_UTTERANCE, {kind: "welcome"});

@@ -1,6 +1,8 @@
 // Shared helpers of the chat and designer pages.
 // Text always goes into the page through textContent (el()); the only HTML inserted is the
 // answer HTML that the server has already sanitized with nh3 (see content_designer/chat.py).
+// Every URL is relative (no leading "/"), so the pages work under any path prefix, such as
+// API Gateway's /prod/ stage.
 "use strict";
 
 /** Build an element: el("a", {href: "#", class: "x"}, "text", childNode, ...). */
@@ -23,6 +25,19 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+/** An SVG element (charts): svg("rect", {x: 1, y: 2}). */
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value !== null && value !== undefined) node.setAttribute(name, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
 /** Remove every child of a node. */
 function clear(node) {
   while (node.firstChild) node.removeChild(node.firstChild);
@@ -34,6 +49,19 @@ function randomId() {
   const bytes = new Uint8Array(12);
   crypto.getRandomValues(bytes);
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Load a script of this site (a relative URL) once; resolves when it has run. */
+function loadScript(src) {
+  const found = document.querySelector(`script[data-src="${src}"]`);
+  if (found) return found.loaded;
+  const script = el("script", {src, "data-src": src});
+  script.loaded = new Promise((resolve, reject) => {
+    script.addEventListener("load", resolve);
+    script.addEventListener("error", () => reject(new Error(`could not load ${src}`)));
+  });
+  document.head.append(script);
+  return script.loaded;
 }
 
 class ApiError extends Error {
@@ -56,7 +84,7 @@ async function callApi(method, path, body, token) {
     headers["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
   }
-  const response = await fetch(path, {method, headers, body: payload});
+  const response = await fetch(path.replace(/^\//, ""), {method, headers, body: payload});
   const text = await response.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch (e) { data = {error: text}; }
@@ -64,11 +92,61 @@ async function callApi(method, path, body, token) {
   return data;
 }
 
-/** A list of an error's message and per-field problems, as elements. */
+/** A field name as a person reads it: "body.q[0]" -> "question 1". */
+function fieldLabel(field) {
+  const names = {q: "question", a: "answer", t: "topic", r: "response card", alt: "alternate answers",
+                 l: "Lambda hook", sa: "session attribute", rp: "reprompt", passage: "passage",
+                 qid: "qid", next: "next qid", args: "Lambda hook argument"};
+  const path = String(field || "").replace(/^body\.?/, "").replace(/^item\.?/, "");
+  if (!path) return "";
+  return path.replace(/^([A-Za-z]+)/, (name) => names[name] || name)
+    .replace(/\[(\d+)\]/g, (_, n) => ` ${Number(n) + 1}`).replace(/\./g, " › ");
+}
+
+/** An error as elements: one plain sentence, then each field's problem (never twice). */
 function errorView(error) {
+  const problems = (error.problems || []).filter((p) => p && p.message);
+  const heading = problems.length ? (error.summary || "Not saved. Please fix:") : error.message;
   return el("div", {class: "error", role: "alert"},
-    el("strong", {}, error.message),
-    error.problems && error.problems.length
-      ? el("ul", {}, error.problems.map((p) => el("li", {}, p.field ? `${p.field}: ${p.message}` : p.message)))
+    el("strong", {}, heading),
+    problems.length
+      ? el("ul", {}, problems.map((p) => {
+          const label = fieldLabel(p.field);
+          const message = label && !p.message.startsWith(label) ? `${label}: ${p.message}` : p.message;
+          return el("li", {}, message);
+        }))
       : null);
+}
+
+// --- speech --------------------------------------------------------------------------------
+
+/** The words of an SSML answer, for the browser's speech synthesis (aliases spoken). */
+function ssmlToSpeech(ssml) {
+  const doc = new DOMParser().parseFromString(`<root>${String(ssml || "")
+    .replace(/<\?xml[^>]*>/, "")}</root>`, "text/xml");
+  if (doc.getElementsByTagName("parsererror").length) {
+    return String(ssml || "").replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim();
+  }
+  const words = [];
+  const walk = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) { words.push(node.nodeValue); return; }
+    if (node.nodeType !== Node.ELEMENT_NODE) return;
+    const name = node.localName;
+    if (name === "sub" && node.getAttribute("alias")) { words.push(` ${node.getAttribute("alias")} `); return; }
+    if (name === "break") { words.push(" "); return; }
+    for (const child of node.childNodes) walk(child);
+    if (name === "p" || name === "s") words.push(" ");
+  };
+  walk(doc.documentElement);
+  return words.join("").replace(/\s+/g, " ").trim();
+}
+
+/** Read text aloud with the browser's voice; false when the browser cannot speak. */
+function speak(text, lang) {
+  if (!("speechSynthesis" in window) || !text) return false;
+  window.speechSynthesis.cancel();
+  const utterance = new SpeechSynthesisUtterance(text);
+  if (lang) utterance.lang = lang;
+  window.speechSynthesis.speak(utterance);
+  return true;
 }

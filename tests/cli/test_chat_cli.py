@@ -34,7 +34,7 @@ def test_ask_prints_the_answer(loaded):
     run = loaded("ask", "What is an Amazon Echo Show")
     assert run.code == 0
     assert run.out.startswith("Echo Show brings you everything you love about Alexa")
-    assert "[QnABot] What is Q and A bot?" in run.out  # the card's buttons
+    assert "1. QnABot (What is Q and A bot?)" in run.out  # the card's buttons, numbered
     assert '"level"' not in run.out  # log records never mix into the answer
 
 
@@ -83,3 +83,11 @@ def test_chat_answers_each_line_and_keeps_the_topic(loaded, monkeypatch):
     assert lines[0].startswith("Echo Show brings you")
     assert "For latest prices on the Echo Show" in run.out
     assert "never asked" not in run.out
+
+
+def test_chat_asks_a_buttons_value_when_its_number_is_typed(loaded, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("What is an Amazon Echo Show\n1\n/quit\n"))
+    run = loaded("chat")
+    assert run.code == 0
+    # Button 1 of the Echo Show card asks "What is Q and A bot?": the QnABot item answers.
+    assert "The Q and A Bot uses Amazon Lex and Alexa" in run.out

@@ -55,3 +55,13 @@ def test_tune_on_a_knowledge_base_indexed_by_another_model_says_to_reindex(qnabo
     monkeypatch.setenv("EMBEDDINGS_DIMENSIONS", "32")  # another model than the one that indexed
     run = qnabot("tune", labeled)
     assert run.code == 2 and "qnabot reindex" in run.err
+
+
+def test_tune_targets_the_wrong_answer_rate_the_shipped_defaults_were_chosen_at():
+    from pathlib import Path
+
+    from cli.main import build_parser
+
+    args = build_parser().parse_args(["tune", "labeled.jsonl"])
+    readme = (Path(__file__).resolve().parents[2] / "data" / "README.md").read_text("utf-8")
+    assert f"≤ {args.max_wrong_rate:.0%} wrong answers on `dev.jsonl`" in readme

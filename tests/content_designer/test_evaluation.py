@@ -38,3 +38,28 @@ def test_labeled_records_are_items_or_question_qid_pairs_and_others_are_skipped(
     assert labeled_from_json({"qid": "H.1", "q": ["a", "", 3]}) == [LabeledQuestion("a", "H.1")]
     assert labeled_from_json(["not", "a", "record"]) == []
     assert labeled_from_json({"question": "no qid"}) == []
+    assert labeled_from_json({"id": "c1", "turns": [{"q": "Fare?", "expect": {"qid": "F.1"}},
+                                                    {"q": "And kids?"}]}) == [
+        LabeledQuestion("Fare?", "F.1")]
+
+
+def test_a_question_shared_by_items_is_ambiguous_not_missed_when_a_sharer_answers():
+    items = [parse_item({"qid": "Ferry.Cost", "q": ["How much does it cost?"], "a": "$2", "t": "ferry"}),
+             parse_item({"qid": "Bus.Cost", "q": ["How much does it cost?"], "a": "$1", "t": "bus"}),
+             parse_item({"qid": "Bus.Wifi", "q": ["Is there wifi?"], "a": "Yes", "t": "bus"})]
+    report = evaluate(lambda q: ("Bus.Cost", 0.9, "qna") if "cost" in q else None,
+                      questions_of(items))
+    assert [o.status for o in report.outcomes] == ["ambiguous", "correct", "missed"]
+    assert (report.correct, report.ambiguous, report.missed) == (1, 1, 1)
+    assert report.accuracy == 0.5  # ambiguous questions have no single right answer
+
+
+def test_topic_and_client_filters_choose_the_items_and_how_they_are_asked():
+    items = [parse_item({"qid": "A", "q": ["a?"], "a": "x", "t": "bus"}),
+             parse_item({"qid": "B", "q": ["b?"], "a": "x", "t": "bus", "clientFilterValues": "web"}),
+             parse_item({"qid": "C", "q": ["c?"], "a": "x", "t": "ferry", "clientFilterValues": "app"})]
+    assert [(c.qid, c.client) for c in questions_of(items, topic="bus")] == [("A", None), ("B", "web")]
+    assert [(c.qid, c.client) for c in questions_of(items, client="app")] == [("A", "app"), ("C", "app")]
+    asked = []
+    evaluate(lambda q, client=None: asked.append((q, client)), questions_of(items, topic="ferry"))
+    assert asked == [("c?", "app")]  # a client-filtered item is asked as its client would

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 def qids(reply) -> list[str]:
     return [item["qid"] for item in reply.json()["items"]]
@@ -90,4 +92,60 @@ def test_test_route_applies_the_client_filter(loaded):
 def test_item_schemas_are_served_for_the_editor(loaded):
     assert loaded.get("/schemas/qna").json()["required"] == ["qid", "q", "a"]
     assert loaded.get("/schemas/text").status == 200
-    assert loaded.get("/schemas/other").status == 422
+    assert loaded.get("/schemas/other").status == 404
+    assert loaded.get("/schemas").json()["types"][:2] == ["qna", "text"]
+    # References are resolved, so the page can build a form from the schema alone.
+    text = loaded.get("/schemas/text").json()
+    assert text["properties"]["r"]["properties"]["buttons"]["type"] == "array"
+    assert "$ref" not in json.dumps(text)
+
+
+def test_search_finds_words_in_questions_and_answers_ignoring_case_and_accents(loaded):
+    assert "Alexa.001" in qids(loaded.get("/items?q=echo%20SHOW"))
+    assert "0.HumptyDumpty" in qids(loaded.get("/items?q=WALL"))  # a passage's words
+    loaded.put("/items/Cafe.1", {"qid": "Cafe.1", "q": ["Où est le café ?"], "a": "Ici."})
+    assert qids(loaded.get("/items?q=cafe")) == ["Cafe.1"]
+    reply = loaded.get("/items?q=zzzz-nothing").json()
+    assert (reply["items"], reply["total"]) == ([], 0)
+
+
+def test_filters_sorting_and_page_size_with_the_count_of_the_filter(loaded):
+    text = loaded.get("/items?type=text&limit=1").json()
+    assert (text["total"], len(text["items"])) == (2, 1)
+    facets = loaded.get("/items-facets").json()
+    assert {"qna", "text"} <= set(facets["types"]) and facets["topics"]
+    topic = facets["topics"][0]
+    in_topic = loaded.get(f"/items?topic={topic}&limit=500").json()
+    assert in_topic["total"] == len(in_topic["items"]) > 0
+    assert {item.get("t") for item in in_topic["items"]} == {topic}
+    descending = qids(loaded.get("/items?sort=qid&order=desc&limit=500"))
+    assert descending == sorted(descending, key=str.casefold, reverse=True)
+
+
+def test_rename_moves_an_item_and_refuses_a_qid_in_use(loaded):
+    reply = loaded.post("/items/Alexa.001/rename", {"new_qid": "Echo.Show"})
+    assert reply.status == 200, reply.body
+    assert loaded.get("/items/Alexa.001").status == 404
+    question = loaded.get("/items/Echo.Show").json()["q"][0]
+    assert loaded.post("/test", {"question": question}).json()["best"]["qid"] == "Echo.Show"
+    refused = loaded.post("/items/Echo.Show/rename", {"new_qid": "FireTV.001"})
+    assert refused.status == 409 and "already exists" in refused.json()["error"]
+    assert loaded.get("/items/Echo.Show").status == 200  # nothing lost
+
+
+def test_duplicate_copies_an_item_under_a_new_qid(loaded):
+    reply = loaded.post("/items/Alexa.001/duplicate", {"new_qid": "Alexa.001-copy"})
+    assert reply.status == 201
+    assert loaded.get("/items/Alexa.001-copy").json()["q"] == loaded.get(
+        "/items/Alexa.001").json()["q"]
+    assert loaded.post("/items/Alexa.001/duplicate", {"new_qid": "has space"}).status == 422
+
+
+def test_preview_shows_the_answer_as_the_chat_would(loaded):
+    shown = loaded.post("/items/preview", {
+        "qid": "Draft.1", "q": ["Hi"], "a": "Plain", "alt": {
+            "markdown": "**Bold** <script>alert(1)</script>",
+            "ssml": "<speak>Hi <sub alias='there'>th</sub></speak>"},
+        "r": {"title": "Card", "buttons": [{"text": "More", "value": "tell me more"}]}}).json()
+    assert shown["html"].startswith("<p><strong>Bold</strong>") and "<script" not in shown["html"]
+    assert shown["ssml"].startswith("<speak>") and shown["card"]["title"] == "Card"

@@ -44,7 +44,7 @@ def test_every_route_of_the_resolver_is_in_the_openapi_document(services):
     assert route_keys(app) == document_keys(openapi_document(app))
     pages = [route.openapi_path for route in app._static_routes + app._dynamic_routes
              if not route.include_in_schema]
-    assert sorted(pages) == ["/", "/chat", "/designer", "/static/{name}"]  # pages, not API
+    assert sorted(pages) == ["/", "/chat", "/config.js", "/designer", "/static/{name}"]  # pages
 
 
 def test_the_served_document_describes_bodies_parameters_and_security(client):
@@ -54,7 +54,8 @@ def test_the_served_document_describes_bodies_parameters_and_security(client):
     test = document["paths"]["/test"]["post"]
     assert "requestBody" in test and test["security"] == [{"bearerAuth": []}]
     listing = {p["name"] for p in document["paths"]["/items"]["get"]["parameters"]}
-    assert listing == {"qid", "prefix", "offset", "limit"}
+    assert listing == {"q", "qid", "prefix", "topic", "type", "client", "sort", "order",
+                       "offset", "limit"}
     upload = document["paths"]["/jobs/import"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
 

@@ -19,3 +19,18 @@ def test_serve_takes_host_port_and_the_demo_switch():
 
 def test_the_demo_content_ships_with_the_project():
     assert sorted(p.name for p in DEMO_FOLDER.glob("*.json"))
+
+
+def test_the_demo_loads_into_an_empty_knowledge_base_only(make_services, capsys):
+    from cli.server_commands import load_demo_if_empty
+
+    kb = make_services().kb
+    assert load_demo_if_empty(kb) is True
+    loaded = kb.store.count()
+    assert loaded > 100
+    assert "loaded the demo content" in capsys.readouterr().out
+
+    kb.store.delete([kb.store.list(limit=1).items[0].qid])  # an admin deletes an item
+    assert load_demo_if_empty(kb) is False  # the next start leaves it deleted
+    assert kb.store.count() == loaded - 1
+    assert "demo content not loaded" in capsys.readouterr().out

@@ -1,0 +1,152 @@
+"""What users ask and what goes unanswered: the designer's analytics from the metrics records.
+
+:func:`summarize` turns the per-turn and feedback records of :mod:`fulfillment.metrics` (read
+back through a :class:`MetricsReader`) into what the analytics page draws: questions per day
+answered and unanswered, the top questions and top unanswered questions (grouped ignoring
+case, accents and punctuation), feedback per item, answer sources, and LLM calls and latency.
+
+Example:
+    >>> turns = [{"datetime": "2026-01-02T10:00:00+00:00", "utterance": "Hi", "got_hits": 1,
+    ...           "qid": "Hello.1"}]
+    >>> summarize(turns, [], days=7, today=date(2026, 1, 2))["totals"]["answered"]
+    1
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+from content_designer.item_search import fold
+
+#: Rows in each "top" list.
+TOP = 15
+
+
+class MetricsReader(Protocol):
+    """Port: reads back the records a metrics sink kept."""
+
+    def turns(self, since: str = "") -> list[dict[str, Any]]:
+        """Turn records from ``since`` (ISO date) on, oldest first."""
+        ...
+
+    def feedback(self, since: str = "") -> list[dict[str, Any]]:
+        """Feedback records from ``since`` on, oldest first."""
+        ...
+
+
+def question_key(text: str) -> str:
+    """The form questions are grouped by: folded, punctuation and extra spaces removed.
+
+    >>> question_key("  Where's the FERRY?? ")
+    'wheres the ferry'
+    """
+    return " ".join(re.sub(r"[^\w\s]", "", fold(text)).split())
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 1)
+
+
+def _top(groups: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The most asked groups, each with its most common wording and the qids it got."""
+    ranked = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:TOP]
+    rows = []
+    for _key, records in ranked:
+        wording = Counter(str(r.get("utterance") or "") for r in records).most_common(1)[0][0]
+        qids = Counter(str(r.get("qid") or "") for r in records if r.get("qid"))
+        rows.append({"question": wording, "count": len(records),
+                     "qid": qids.most_common(1)[0][0] if qids else "",
+                     "last": str(records[-1].get("datetime") or "")})
+    return rows
+
+
+def _is_feedback(record: dict[str, Any]) -> bool:
+    return question_key(str(record.get("utterance") or "")) in ("thumbs up", "thumbs down")
+
+
+def summarize(turns: Iterable[dict[str, Any]], feedback: Iterable[dict[str, Any]], *,
+              days: int, today: date) -> dict[str, Any]:
+    """The analytics of the last ``days`` days up to ``today`` (records outside are ignored)."""
+    first = today - timedelta(days=days - 1)
+    per_day = {first + timedelta(days=n): {"asked": 0, "answered": 0} for n in range(days)}
+    asked: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    unanswered: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    sources: Counter[str] = Counter()
+    sessions: set[str] = set()
+    latencies: list[float] = []
+    llm_ms: list[float] = []
+    llm_calls = 0
+    for record in turns:
+        day = _day(record)
+        if day is None or day not in per_day or _is_feedback(record):
+            continue
+        answered = bool(record.get("got_hits"))
+        per_day[day]["asked"] += 1
+        per_day[day]["answered"] += answered
+        key = question_key(str(record.get("utterance") or ""))
+        if key:
+            asked[key].append(record)
+            if not answered:
+                unanswered[key].append(record)
+        sources[str(record.get("answerSource") or "unknown")] += 1
+        sessions.add(str(record.get("sessionId") or ""))
+        if isinstance(record.get("latency_ms"), int | float):
+            latencies.append(float(record["latency_ms"]))
+        calls = int(record.get("llm_calls") or 0)
+        llm_calls += calls
+        if calls:
+            llm_ms.append(float(record.get("llm_ms") or 0.0))
+    total = sum(d["asked"] for d in per_day.values())
+    answered_total = sum(d["answered"] for d in per_day.values())
+    return {
+        "days": days,
+        "from": first.isoformat(),
+        "to": today.isoformat(),
+        "totals": {"asked": total, "answered": answered_total,
+                   "unanswered": total - answered_total,
+                   "answer_rate": round(answered_total / total, 4) if total else None,
+                   "sessions": len(sessions - {""})},
+        "per_day": [{"date": d.isoformat(), "asked": v["asked"], "answered": v["answered"],
+                     "unanswered": v["asked"] - v["answered"]} for d, v in per_day.items()],
+        "top_questions": _top(asked),
+        "top_unanswered": _top(unanswered),
+        "sources": dict(sources.most_common()),
+        "feedback": _feedback(feedback, per_day),
+        "latency_ms": {"median": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95)},
+        "llm": {"calls": llm_calls, "turns": len(llm_ms),
+                "median_ms": _percentile(llm_ms, 0.5), "p95_ms": _percentile(llm_ms, 0.95)},
+    }
+
+
+def _day(record: dict[str, Any]) -> date | None:
+    try:
+        return date.fromisoformat(str(record.get("datetime") or "")[:10])
+    except ValueError:
+        return None
+
+
+def _feedback(records: Iterable[dict[str, Any]], per_day: dict[date, Any]) -> dict[str, Any]:
+    """Thumbs up and down in the window, per item (the most disliked first) and the latest."""
+    by_qid: dict[str, Counter[str]] = defaultdict(Counter)
+    kept = []
+    for record in records:
+        if _day(record) not in per_day:
+            continue
+        verdict = "up" if str(record.get("feedback")) in ("thumbs_up", "up") else "down"
+        by_qid[str(record.get("qid") or "")][verdict] += 1
+        kept.append({**record, "verdict": verdict})
+    items = sorted(({"qid": qid, "up": c["up"], "down": c["down"]} for qid, c in by_qid.items()),
+                   key=lambda row: (-row["down"], -row["up"], row["qid"]))
+    return {"up": sum(r["up"] for r in items), "down": sum(r["down"] for r in items),
+            "items": items[:TOP],
+            "recent": [{"datetime": r.get("datetime", ""), "verdict": r["verdict"],
+                        "qid": r.get("qid", ""), "question": r.get("utterance", "")}
+                       for r in reversed(kept[-50:])]}
+

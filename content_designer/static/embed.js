@@ -1,0 +1,42 @@
+// Put the QnABot chat on any web page: a round button in the corner opens the chat in a frame.
+//   <script src="https://YOUR-QNABOT/static/embed.js" defer></script>
+// Optional attributes on that script tag: data-title="Ask us" (the button's label),
+// data-position="left" (bottom-left instead of bottom-right).
+(function () {
+  "use strict";
+  const script = document.currentScript;
+  if (!script || document.getElementById("qnabot-embed-frame")) return;
+  const base = script.src.replace(/static\/embed\.js(\?.*)?$/, "");
+  const title = script.getAttribute("data-title") || "Ask a question";
+  const side = script.getAttribute("data-position") === "left" ? "left" : "right";
+  const place = (node, bottom) => Object.assign(node.style, {position: "fixed", bottom, [side]: "20px", zIndex: 2147483000});
+
+  const frame = document.createElement("iframe");
+  frame.id = "qnabot-embed-frame";
+  frame.title = "QnABot chat";
+  frame.src = `${base}chat?embed=1`;
+  frame.allow = "microphone; autoplay";
+  frame.hidden = true;
+  place(frame, "88px");
+  Object.assign(frame.style, {width: "min(380px, calc(100vw - 40px))", height: "min(600px, calc(100vh - 120px))",
+                              border: "1px solid #d5dbdb", borderRadius: "12px", background: "#fff",
+                              boxShadow: "0 8px 28px rgba(0,0,0,.25)"});
+
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = "qnabot-embed-button";
+  button.setAttribute("aria-label", title);
+  button.setAttribute("aria-expanded", "false");
+  button.title = title;
+  button.textContent = "💬";
+  place(button, "20px");
+  Object.assign(button.style, {width: "56px", height: "56px", borderRadius: "50%", border: "none",
+                               background: "#0972d3", color: "#fff", fontSize: "26px", cursor: "pointer",
+                               boxShadow: "0 4px 14px rgba(0,0,0,.3)"});
+  button.addEventListener("click", () => {
+    frame.hidden = !frame.hidden;
+    button.setAttribute("aria-expanded", String(!frame.hidden));
+    button.textContent = frame.hidden ? "💬" : "✕";
+  });
+  document.body.append(frame, button);
+})();

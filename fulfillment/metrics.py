@@ -1,0 +1,200 @@
+"""Per-turn and feedback metrics records: what users asked, what they got, what they thought.
+
+QnABot streams one record per turn (and one per thumbs up/down) to Kinesis Firehose for its
+Kibana dashboards. Here the records are built by :func:`turn_record` and
+:func:`feedback_record` with QnABot's field names (``qid``, ``utterance``, ``answer``,
+``topic``, ``clientType``, ``tags``, ``answerSource``, ``datetime`` ...) and go to a
+:class:`MetricsSink` port:
+
+* :class:`~fulfillment.metrics_sqlite.SqliteMetricsSink`: ``$QNABOT_HOME/metrics.sqlite``,
+  read by the designer's analytics page (the default outside Lambda);
+* :class:`NullMetricsSink`: nothing kept (the default in Lambda until a Firehose sink exists,
+  and ``QNABOT_METRICS=none``).
+
+User text is redacted with ``REDACTING_REGEX`` when ``ENABLE_REDACTING`` is on, and withheld
+entirely when the question was rejected as personal information. Recording never breaks a
+turn: :func:`record_turn_metrics` logs and carries on.
+
+Example:
+    >>> sink = NullMetricsSink()
+    >>> sink.record_turn({"qid": "Alexa.001"})  # kept nowhere
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from fulfillment.model import TurnResult
+from knowledge.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: QnABot's feedback utterances (the Lex Web UI's default thumbs phrases), folded.
+FEEDBACK_PHRASES = {"thumbs up": "thumbs_up", "thumbs down": "thumbs_down"}
+
+
+class MetricsSink(Protocol):
+    """Port: where per-turn and feedback records go."""
+
+    def record_turn(self, record: dict[str, Any]) -> None:
+        """Keep one turn's record (see :func:`turn_record`)."""
+        ...
+
+    def record_feedback(self, record: dict[str, Any]) -> None:
+        """Keep one feedback record (see :func:`feedback_record`)."""
+        ...
+
+
+class NullMetricsSink:
+    """Keeps nothing."""
+
+    def record_turn(self, record: dict[str, Any]) -> None:
+        """Drop the record."""
+
+    def record_feedback(self, record: dict[str, Any]) -> None:
+        """Drop the record."""
+
+
+def now_iso() -> str:
+    """The current UTC time as QnABot writes ``datetime``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def redactor(settings: Settings) -> Callable[[str], str]:
+    """A function hiding what ``REDACTING_REGEX`` matches, when ``ENABLE_REDACTING`` is on."""
+    if not settings.get("ENABLE_REDACTING"):
+        return lambda text: text
+    pattern: re.Pattern | None = settings.get("REDACTING_REGEX")
+    return (lambda text: pattern.sub("XXXXXX", text)) if pattern else (lambda text: text)
+
+
+def _client_type(turn: TurnResult) -> str:
+    """QnABot's ``clientType``: LEX.<channel>.<mode>, e.g. ``LEX.Text`` or ``LEX.Voice``."""
+    named = (turn.request.session_attributes or {}).get("clientType")
+    if isinstance(named, str) and named:
+        return named
+    return "LEX.Voice" if turn.request.channel == "voice" else "LEX.Text"
+
+
+def turn_record(turn: TurnResult, settings: Settings) -> dict[str, Any]:
+    """The metrics record of one turn, under QnABot's field names.
+
+    ``got_hits`` is 1 when the knowledge base (or a retriever) answered, 0 for no_hits.
+    """
+    redact = redactor(settings)
+    withheld = turn.debug.pii_rejected
+    answer = turn.answer
+    utterance = "[withheld: PII]" if withheld else redact(turn.request.transcript)
+    llm_ms = sum(call.ms for call in turn.debug.llm_calls)
+    return {
+        "datetime": now_iso(),
+        "sessionId": turn.request.session_id,
+        "utterance": utterance,
+        "answer": "" if withheld else redact(answer.text),
+        "qid": answer.qid or "",
+        "topic": turn.topic or answer.topic or "",
+        "clientType": _client_type(turn),
+        "channel": turn.request.channel,
+        "locale": turn.request.locale,
+        "tags": [],
+        "answerSource": answer.source,
+        "got_hits": 1 if answer.got_hits else 0,
+        "score": answer.score,
+        "generated": answer.generated,
+        "llm_calls": len(turn.debug.llm_calls),
+        "llm_ms": round(llm_ms, 1),
+        "latency_ms": round(turn.debug.timings_ms.get("total", 0.0), 1),
+    }
+
+
+def feedback_record(turn: TurnResult, settings: Settings) -> dict[str, Any] | None:
+    """The feedback record when the turn is a thumbs up/down utterance (C4); else None.
+
+    The judged answer is the previous turn's: its qid is still in the session attributes
+    (``qnabotcontext.previous``, or ``qnabot_qid``).
+    """
+    verdict = FEEDBACK_PHRASES.get(" ".join(turn.request.transcript.lower().split()).strip(".!"))
+    if verdict is None:
+        return None
+    previous = turn.request.context.get("previous")
+    previous = previous if isinstance(previous, Mapping) else {}
+    redact = redactor(settings)
+    return {
+        "datetime": now_iso(),
+        "sessionId": turn.request.session_id,
+        "feedback": verdict,
+        "qid": str(previous.get("qid") or turn.request.session_attributes.get("qnabot_qid") or ""),
+        "utterance": redact(str(previous.get("q") or "")),
+        "clientType": _client_type(turn),
+        "channel": turn.request.channel,
+    }
+
+
+_sink: MetricsSink | None = None
+_sink_lock = threading.Lock()
+
+
+def _configured() -> tuple[str, str]:
+    """(kind, location) of the sink the environment asks for."""
+    choice = os.environ.get("QNABOT_METRICS", "").strip().lower()
+    if not choice:
+        choice = "none" if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else "sqlite"
+    if choice != "sqlite":
+        return "none", ""
+    from knowledge.home import qnabot_home
+
+    return "sqlite", str(qnabot_home() / "metrics.sqlite")
+
+
+def open_metrics_sink() -> MetricsSink:
+    """The sink the environment asks for: ``QNABOT_METRICS`` = ``sqlite`` or ``none``.
+
+    Without the variable: SQLite under ``QNABOT_HOME`` outside Lambda, nothing in Lambda.
+    """
+    kind, location = _configured()
+    if kind == "sqlite":
+        from pathlib import Path
+
+        from fulfillment.metrics_sqlite import SqliteMetricsSink
+
+        return SqliteMetricsSink(Path(location))
+    return NullMetricsSink()
+
+
+_sink_key: tuple[str, str] | None = None
+
+
+def get_metrics_sink() -> MetricsSink:
+    """The process's sink, opened on first use (again when ``QNABOT_HOME`` changes)."""
+    global _sink, _sink_key
+    with _sink_lock:
+        key = _configured()
+        if _sink is None or (_sink_key is not None and key != _sink_key):
+            _sink, _sink_key = open_metrics_sink(), key
+        return _sink
+
+
+def set_metrics_sink(sink: MetricsSink | None) -> None:
+    """Use ``sink`` from now on (tests); None opens the configured one again."""
+    global _sink, _sink_key
+    with _sink_lock:
+        _sink, _sink_key = sink, None
+
+
+def record_turn_metrics(turn: TurnResult, settings: Settings,
+                        sink: MetricsSink | None = None) -> None:
+    """Record the turn (and its feedback, for a thumbs utterance). Never raises."""
+    try:
+        target = sink or get_metrics_sink()
+        target.record_turn(turn_record(turn, settings))
+        feedback = feedback_record(turn, settings)
+        if feedback is not None:
+            target.record_feedback(feedback)
+    except Exception as exc:  # noqa: BLE001 - metrics must never cost an answer
+        logger.warning("metrics not recorded: %s", exc)
