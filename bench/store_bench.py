@@ -69,16 +69,24 @@ def question(number: int) -> str:
     return f"{opening} {verb} {adjective} {noun}{place}?"
 
 
-def build_questions(n: int, rng: random.Random) -> list[str]:
-    """``n`` distinct short questions from templates, in random order.
+#: Step between consecutive questions through the combinations (a prime that does not divide
+#: :data:`COMBINATIONS`, so every combination comes once before any repeats).
+_STRIDE = 1_000_003
 
-    Raises ValueError when ``n`` exceeds :data:`COMBINATIONS` (2,211,840) instead of
-    searching for ever.
+
+def build_questions(n: int, rng: random.Random) -> list[str]:
+    """``n`` distinct short questions from templates, starting at a random combination.
+
+    The first ``m`` questions of ``build_questions(n, random.Random(seed))`` are those of
+    ``build_questions(m, random.Random(seed))``, so a bigger benchmark knowledge base extends a
+    smaller one. Raises ValueError when ``n`` exceeds :data:`COMBINATIONS` (2,211,840) instead
+    of searching for ever.
     """
     if n > COMBINATIONS:
         raise ValueError(f"build_questions can make at most {COMBINATIONS:,} distinct "
                          f"questions; {n:,} were asked for.")
-    return [question(number) for number in rng.sample(range(COMBINATIONS), n)]
+    start = rng.randrange(COMBINATIONS)
+    return [question((start + i * _STRIDE) % COMBINATIONS) for i in range(n)]
 
 
 def unit_vectors(n: int, dimension: int, rng: np.random.Generator) -> np.ndarray:
