@@ -508,14 +508,19 @@ def markdown(results: Results, command: str) -> str:
               "`demo`: the demo knowledge base (short questions, answers and passages of up to "
               "190 words); `distinct`: synthetic items, one short question each. *embedded*: "
               "texts the model embedded (cache misses).", "",
+              "*model floor*: the model alone embedding the same distinct texts in one call, "
+              "in the same process; *import/model*: the import's CPU time over the model's.",
+              "",
               "| file | run | items | questions | seconds | questions/s | embedded | "
-              "peak RSS MB |",
-              "|---|---|---:|---:|---:|---:|---:|---:|"]
+              "peak RSS MB | model floor CPU s | import/model CPU |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for run in results.imports:
+        floor = run.get("model_cpu_seconds")
+        ratio = run["cpu_seconds"] / floor if floor and run.get("cpu_seconds") else None
         lines.append(f"| {run['file']} | {run['run']} | {run['items']:,} | "
                      f"{run['questions']:,} | {run['seconds']:.2f} | "
                      f"{run['questions_per_s']:,} | {run['cache_misses']:,} | "
-                     f"{run['peak_rss_mb']:,} |")
+                     f"{run['peak_rss_mb']:,} | {_f(floor, 2)} | {_f(ratio, 2)} |")
     lines += ["", "## Accuracy on the development set (demo knowledge base, default settings)",
               "",
               "Modes are replays of the matcher over recorded evidence; `handler` is "

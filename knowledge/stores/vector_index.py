@@ -50,7 +50,7 @@ DEAD_SHARE_REBUILD = 0.25
 #: ``bench/index_bench.py``: recall@10 >= 0.99 against exact search on MiniLM vectors.
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 64
+EXPANSION_SEARCH = 256
 #: Vectors are stored in half precision: half the memory, the same recall on these vectors.
 DTYPE = "f16"
 #: Vectors added to an index per call while building (bounded memory).
