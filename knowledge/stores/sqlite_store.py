@@ -1,9 +1,20 @@
 """The embedded default :class:`~knowledge.store.Store`: one SQLite file, FTS5 and numpy.
 
 Items, questions, answers/passages and their float32 vectors live in one SQLite file (WAL
-mode) under ``QNABOT_HOME``. Keyword search uses FTS5 with BM25; vector search is an exact
-dot product over an in-memory matrix per search field, loaded lazily and reloaded when a
-generation counter in the file changes (any writer, in any process, bumps it).
+mode) under ``QNABOT_HOME``. Keyword search uses FTS5 with BM25. Vector search depends on the
+size of the search field:
+
+* below ``index_min_rows`` texts (:data:`~knowledge.stores.vector_index.INDEX_MIN_ROWS`,
+  20,000), an exact dot product over an in-memory matrix, loaded lazily;
+* from there on, an HNSW index in a file beside the store
+  (:mod:`knowledge.stores.vector_index`: usearch, memory-mapped), plus an exact scan of the
+  rows written since it was last extended. Candidates are then rescored exactly from their
+  own rows, and nothing per row is held in Python, so a million questions load in
+  milliseconds. The index is extended after each write (and by a reader that finds it far
+  behind or unreadable); it can never disagree with the rows, only lag behind them.
+
+What is in memory is reloaded when a generation counter in the file changes (any writer, in
+any process, bumps it).
 
 Tables:
 
@@ -11,12 +22,15 @@ Tables:
 * ``questions``: one row per question of a QnA item (qid, ordinal, text, vector);
 * ``answers``: one row per item, ``field`` ``answers`` (QnA answer) or ``passages`` (text item);
 * ``questions_fts``, ``answers_fts``, ``passages_fts``: FTS5 indexes over those texts;
-* ``meta``: the embeddings model of the vectors and the generation counter.
+* ``meta``: the embeddings model of the vectors and the generation counter;
+* ``id_floor``: the largest row id ever given out per table (ids are never reused).
 
 Search: the query's words are OR-ed as quoted FTS5 strings (user text is never FTS syntax);
-BM25 is computed by FTS5 for the matching texts and mapped to items in memory. In a big field,
-words found in more than 5% of the texts are not searched: they add almost nothing to BM25
-and would make every search score most of the texts. Vector scores are the best cosine over an
+BM25 is computed by FTS5 for the matching texts and mapped to items (in memory, or in a big
+field only for the best ``LIMIT`` rows). In a big field, words found in more than 5% of the
+texts, or in more than :data:`MAX_WORD_ROWS`, are not searched: they add almost nothing to
+BM25 and would make every search score most of the texts; when every word of the query is
+that common, texts holding all of them are searched. Vector scores are the best cosine over an
 item's texts (``np.maximum.reduceat`` over rows grouped by item); top-k by ``argpartition``.
 
 Writes: :meth:`SqliteStore.put` writes items in batches of :data:`WRITE_BATCH`, a few
@@ -75,6 +89,9 @@ MAX_TOKEN_CHARS = 140
 #: ``COMMON_WORD_SHARE`` of them when searching by keywords.
 PRUNE_MIN_ROWS = 2_000
 COMMON_WORD_SHARE = 0.05
+#: ... and words found in more texts than this (BM25 gives them little weight there, and each
+#: matching text costs time: 67-141 ms a query for common words at 500,000 questions).
+MAX_WORD_ROWS = 10_000
 #: How many word counts are kept between writes before the cache starts afresh.
 MAX_CACHED_WORDS = 100_000
 #: Keyword rows read per wanted item from a big (indexed) field, best BM25 first; more are
@@ -937,8 +954,7 @@ class SqliteStore:
         FTS5's ``bm25()`` is negative, lower is better; it is negated here. Rows are mapped to
         items in memory, which is much faster than joining in SQL.
         """
-        query = match_expression(
-            self._selective_words(conn, field, words, generation, total=len(table.texts)))
+        query = self._keyword_query(conn, field, words, generation, total=len(table.texts))
         if query is None:
             return {}
         fts = _TABLES[field].fts
@@ -956,16 +972,28 @@ class SqliteStore:
         return {int(p): (float(sc), int(r))
                 for p, sc, r in zip(items[best], scores[best], rows[best], strict=True)}
 
-    def _selective_words(self, conn: sqlite3.Connection, field: SearchField,
-                         words: list[str], generation: int, total: int) -> list[str]:
-        """``words`` that occur in the field, without the very common ones in a big field.
+    def _keyword_query(self, conn: sqlite3.Connection, field: SearchField,
+                       words: list[str], generation: int, total: int) -> str | None:
+        """The FTS5 query for ``words``: any of them, without the very common ones in a big
+        field; when every word is that common, texts holding all of them.
 
         Scoring BM25 costs time per matching text, and a word found in a large share of the
-        texts adds almost nothing to the ranking, so such words are left out (the rarest word
-        is always kept). Counts are cached until the next write.
+        texts (more than :data:`COMMON_WORD_SHARE`, or more than :data:`MAX_WORD_ROWS` texts)
+        adds almost nothing to the ranking, so such words are left out. Counts are cached
+        until the next write.
         """
         if total <= PRUNE_MIN_ROWS:
-            return words
+            return match_expression(words)
+        found = self._word_counts(conn, field, words, generation)
+        limit = min(COMMON_WORD_SHARE * total, MAX_WORD_ROWS)
+        rare = [word for df, word in found if df <= limit]
+        if rare:
+            return match_expression(rare)
+        return " AND ".join(f'"{word}"' for _, word in found) or None
+
+    def _word_counts(self, conn: sqlite3.Connection, field: SearchField,
+                     words: list[str], generation: int) -> list[tuple[int, str]]:
+        """(texts holding it, word) for each of ``words`` found in the field, rarest first."""
         stats = self._term_stats
         if (stats[0] != generation or getattr(self._local, "writing", False)
                 or len(stats[1]) > MAX_CACHED_WORDS):
@@ -979,9 +1007,7 @@ class SqliteStore:
                 counts[(field, word)] = conn.execute(
                     f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
                     (match_expression([word]),)).fetchone()[0]
-        found = sorted((counts[(field, w)], w) for w in words if counts[(field, w)] > 0)
-        limit = COMMON_WORD_SHARE * total
-        return [word for n, (df, word) in enumerate(found) if n == 0 or df <= limit]
+        return sorted((counts[(field, w)], w) for w in words if counts[(field, w)] > 0)
 
     def _field_vectors(self, conn: sqlite3.Connection, field: SearchField,
                        generation: int) -> _FieldVectors | _IndexedField:
@@ -1175,8 +1201,7 @@ class SqliteStore:
                                  f"the stored vectors have {table.dimension}.")
         candidates = _Candidates(conn, field, client_filter)
         keyword_items: list[str] = []
-        query = match_expression(self._selective_words(
-            conn, field, words, table.generation, total=table.rows)) if words else None
+        query = self._keyword_query(conn, field, words, table.generation, total=table.rows)
         if query is not None:
             keyword_items = candidates.best_by_keywords(query, k)
         vector_items: list[str] = []
