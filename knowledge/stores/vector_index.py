@@ -158,6 +158,8 @@ def save_index(index, store_path: Path, field: str, high: int) -> AnnIndex:
     temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     try:
         index.save(str(temporary))
+        with contextlib.suppress(OSError):  # as private as the store's own file
+            os.chmod(temporary, store_path.stat().st_mode & 0o777)
         with open(temporary, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary, final)
@@ -190,7 +192,7 @@ def remove_index_files(store_path: Path, field: str) -> None:
 def maintenance_lock(store_path: Path) -> Iterator[None]:
     """Only one process builds or extends the indexes of a store at a time."""
     lock_path = store_path.parent / f"{store_path.name}.index-lock"
-    with open(lock_path, "a+b") as handle:
+    with os.fdopen(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield

@@ -215,3 +215,11 @@ def test_a_process_killed_during_an_import_leaves_index_and_rows_consistent(
             found = qids(store.search(SearchField.QUESTIONS, vector=embeddings.embed([text])[0],
                                       text=None, k=5))
             assert found and set(found) <= expected
+
+
+def test_index_files_are_as_private_as_the_store_file(big, make_stored_items, index) -> None:
+    with SqliteStore(big, index_min_rows=20) as store:
+        big.chmod(0o600)
+        store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
+    [path] = index_files(big)
+    assert path.stat().st_mode & 0o777 == 0o600
