@@ -111,16 +111,38 @@ def measure_file(label: str, items: int, distinct_questions: int,
                 "questions_per_s": round(questions / seconds),
                 "cache_misses": report.cache_misses, "peak_rss_mb": round(peak_rss_mb()),
             })
+        results[0].update(model_floor(model, path))
         store.close()
         cache.close()
         return results
+
+
+def model_floor(model: Embeddings, path: Path) -> dict:
+    """The model's own cost for the file's distinct texts, embedded in one call (its best
+    batching), measured in the same process after the cold import: the floor an import of new
+    questions is compared with (``model_ratio``: import CPU over model CPU)."""
+    questions: dict[str, None] = {}
+    answers: dict[str, None] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            item = json.loads(line)
+            questions.update(dict.fromkeys(item["q"]))
+            answers[item["a"]] = None
+    cpu, started = time.process_time(), time.perf_counter()
+    model.embed(list(questions), "q")
+    model.embed(list(answers), "a")
+    return {"model_seconds": round(time.perf_counter() - started, 3),
+            "model_cpu_seconds": round(time.process_time() - cpu, 3)}
 
 
 def show(result: dict) -> str:
     return (f"{result['file']:<9}{result['run']:<14}{result['items']:>7,} items "
             f"{result['seconds']:>7.2f} s (cpu {result['cpu_seconds']:>6.2f} s) "
             f"{result['items_per_s']:>8,} items/s {result['questions_per_s']:>8,} questions/s "
-            f"misses {result['cache_misses']:>6,}  peak RSS {result['peak_rss_mb']:>5,} MB")
+            f"misses {result['cache_misses']:>6,}  peak RSS {result['peak_rss_mb']:>5,} MB"
+            + (f"  (the model alone: {result['model_cpu_seconds']:.2f} s cpu, import/model "
+               f"{result['cpu_seconds'] / result['model_cpu_seconds']:.2f}x)"
+               if result.get("model_cpu_seconds") else ""))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,7 +63,10 @@ SESSION_CONVERSATIONS = 5
 class Plan:
     """How much to measure: the full run, or ``--quick``."""
 
-    sizes: tuple[int, ...] = (1_000, 10_000, 50_000)
+    sizes: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000)
+    #: Synthetic questions embedded by the real model; past them vectors are synthetic
+    #: (:func:`synthetic_vectors`).
+    real_questions: int = 20_000
     turns: int = 348  # warm turns per size without an LLM (the dev set has 348)
     llm_turns: int = 40  # per size, with the delayed LLM
     llm_delay_ms: float = 200.0
@@ -73,8 +76,9 @@ class Plan:
     warm_up_turns: int = 5
 
 
-QUICK = Plan(sizes=(700, 1_500), turns=20, llm_turns=6, llm_delay_ms=20.0, cold_runs=1,
-             import_questions=300, conversations=25, warm_up_turns=2)
+QUICK = Plan(sizes=(700, 1_500), real_questions=1_000, turns=20, llm_turns=6,
+             llm_delay_ms=20.0, cold_runs=1, import_questions=300, conversations=25,
+             warm_up_turns=2)
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -122,37 +126,99 @@ def open_model(cache: Path):
     return CachedEmbeddings(open_embeddings(), SqliteEmbeddingCache(cache))
 
 
-def synthetic_items(count: int, rng_seed: int = 50_000) -> list:
-    """``count`` distinct synthetic questions as items of two questions each."""
+def synthetic_vectors(base: Any, count: int, seed: int) -> Any:
+    """``count`` unit vectors made from the real vectors ``base``: each is a random mix of two
+    of them (weights 0.6-1.0 and the rest) plus Gaussian noise (0.03 per dimension), so they
+    spread like real sentence vectors, with clusters and near-duplicates, not like uniform
+    random ones. ``bench/index_bench.py`` measures the index's recall on both."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    first = rng.integers(0, len(base), count)
+    second = rng.integers(0, len(base), count)
+    weight = rng.uniform(0.6, 1.0, (count, 1)).astype(np.float32)
+    vectors = weight * base[first] + (1 - weight) * base[second]
+    vectors += rng.standard_normal(vectors.shape, dtype=np.float32) * np.float32(0.03)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def synthetic_questions(count: int) -> list[str]:
+    """The benchmark's synthetic questions: the first ``count`` of one fixed sequence."""
     from bench.store_bench import build_questions
+
+    return build_questions(count, random.Random(50_000))
+
+
+def synthetic_stored_items(count: int, embeddings: Any, real_questions: int) -> Any:
+    """``count`` distinct synthetic questions as stored items of two questions each.
+
+    The first ``real_questions`` questions and every answer text are embedded by
+    ``embeddings`` (through its cache); the other questions, and the answers of their items,
+    get :func:`synthetic_vectors` built from those real vectors (a million questions would
+    take the local model about 45 minutes of CPU). Items are made while the store writes them.
+    """
+    import numpy as np
+
     from knowledge.items import parse_item
+    from knowledge.store import StoredItem
 
-    rng = random.Random(rng_seed)
-    questions = build_questions(count, rng)
-    answers = [f"Here is how: {q}" for q in build_questions(SYNTHETIC_ANSWERS, random.Random(1))]
-    return [parse_item({"qid": f"Synthetic.{n // 2:06d}", "q": questions[n:n + 2],
-                        "a": answers[(n // 2) % len(answers)], "t": f"synthetic{(n // 2) % 40}"})
-            for n in range(0, len(questions), 2)]
+    questions = synthetic_questions(count)
+    answers = [f"Here is how: {q}" for q in build_answers()]
+    real = embeddings.embed(questions[:real_questions], "q")
+    answer_vectors = embeddings.embed(answers, "a")
+    chunk = 50_000
+    for start in range(0, len(questions), chunk):
+        texts = questions[start:start + chunk]
+        if start + len(texts) <= len(real):
+            vectors = real[start:start + len(texts)]
+        else:
+            vectors = np.concatenate([real[start:], synthetic_vectors(
+                real, start + len(texts) - max(start, len(real)), seed=start)])
+        numbers = np.arange(start // 2, (start + len(texts) + 1) // 2)
+        item_answers = answer_vectors[numbers % len(answers)]
+        synthetic = numbers * 2 >= len(real)  # these items get answer vectors of their own
+        noise = np.random.default_rng(start).standard_normal(item_answers.shape,
+                                                             dtype=np.float32)
+        item_answers[synthetic] += np.float32(0.03) * noise[synthetic]
+        item_answers /= np.linalg.norm(item_answers, axis=1, keepdims=True)
+        for n in range(0, len(texts), 2):
+            number = (start + n) // 2
+            item = parse_item({"qid": f"Synthetic.{number:07d}", "q": texts[n:n + 2],
+                               "a": answers[number % len(answers)],
+                               "t": f"synthetic{number % 40}"})
+            yield StoredItem(item, vectors[n:n + 2], item_answers[n // 2])
 
 
-def build_home(home: Path, questions: int, embeddings: Any) -> dict:
+def build_answers() -> list[str]:
+    """The distinct answer texts of the synthetic items."""
+    from bench.store_bench import build_questions
+
+    return build_questions(SYNTHETIC_ANSWERS, random.Random(1))
+
+
+def build_home(home: Path, questions: int, embeddings: Any, real_questions: int) -> dict:
     """A ``QNABOT_HOME`` holding the demo knowledge base plus synthetic items, ``questions``
-    distinct questions in all; what it holds."""
+    distinct questions in all; what it holds and how long it took to build (vector indexes
+    included)."""
     from knowledge.backends import open_store
     from knowledge.importer import import_files
     from knowledge.knowledge_base import KnowledgeBase
+    from knowledge.store import IndexInfo
 
     home.mkdir(parents=True, exist_ok=True)
     kb = KnowledgeBase(open_store(home), embeddings)
     started = time.perf_counter()
     import_files(kb, list(DEMO_FILES))
     demo = len({q for item in kb.store.iter_items() for q in item.questions})
-    kb.put_items(synthetic_items(max(0, questions - demo)))
+    kb.store.put(synthetic_stored_items(max(0, questions - demo), embeddings, real_questions),
+                 index=IndexInfo(embeddings.model_id, embeddings.dimension))
     items = kb.store.count()
     kb.store.close()
+    files = [home / "knowledge.sqlite", *home.glob("knowledge.sqlite.*.usearch")]
     return {"questions": max(questions, demo), "items": items,
-            "store_mb": round((home / "knowledge.sqlite").stat().st_size / 1e6, 1),
-            "build_s": round(time.perf_counter() - started, 1)}
+            "store_mb": round(sum(f.stat().st_size for f in files if f.exists()) / 1e6, 1),
+            "build_s": round(time.perf_counter() - started, 1),
+            "real_questions": min(questions, real_questions + demo)}
 
 
 # --- children: latency at one size, accuracy --------------------------------------------------
@@ -234,12 +300,26 @@ def child_latency(home: str, turns: int, llm_turns: int, llm_delay_ms: float,
     dev = load_conversations(SPLITS["dev"])
     runner = ConversationRunner.from_environment()
     runner.run(_with_openings(_first_turns(dev[::-1], warm_up_turns), OPENINGS[1]))
+    cpu_ms: list[float] = []
+    fulfill = runner.fulfill
+
+    def timed_fulfill(event: Any, context: Any) -> Any:
+        started = time.process_time()
+        try:
+            return fulfill(event, context)
+        finally:
+            cpu_ms.append((time.process_time() - started) * 1000)
+
+    runner.fulfill = timed_fulfill
     outcomes = []
     for round_number in range(0, turns, sum(len(c.turns) for c in dev)):
         opening = OPENINGS[2 + round_number % (len(OPENINGS) - 2)]
         outcomes += runner.run(_with_openings(_first_turns(dev, turns - len(outcomes)),
                                               opening))
-    result = {"no_llm": _latency(outcomes)}
+    runner.fulfill = fulfill
+    result = {"no_llm": {**_latency(outcomes),
+                         "cpu_median_ms": round(statistics.median(cpu_ms), 2),
+                         "cpu_p95_ms": round(percentile(cpu_ms, 0.95), 2)}}
 
     delay_s = llm_delay_ms / 1000
     service = FulfillmentService.from_environment()
@@ -350,7 +430,7 @@ def measure(plan: Plan, embeddings_name: str, work: Path, cache: Path = CACHE,
     for size in plan.sizes:
         home = work / f"kb-{size}"
         log(f"{size:,} questions: building the knowledge base ...")
-        built = build_home(home, size, model)
+        built = build_home(home, size, model, plan.real_questions)
         log(f"  {built['items']:,} items in {built['build_s']} s; measuring turns ...")
         latency = run_child("latency", home=str(home), turns=plan.turns,
                             llm_turns=plan.llm_turns, llm_delay_ms=plan.llm_delay_ms,
@@ -396,38 +476,51 @@ def markdown(results: Results, command: str) -> str:
         f"after {plan.llm_delay_ms:.0f} ms (QA on; a rewrite for every turn with history, "
         "QnABot's rule); overhead = turn time minus LLM calls x delay, on turns that called "
         "it.", "",
-        "| questions | items | store MB | median ms | p95 ms | with LLM median ms | "
-        "with LLM p95 ms | LLM calls/turn | overhead median ms | peak RSS MB | "
-        "cold start ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"Sizes past {plan.real_questions:,} synthetic questions have synthetic vectors beyond "
+        "the first ones (*real* column; see `bench/README.md`). *CPU ms*: this process's CPU "
+        "time per turn. *store MB*: the SQLite file and its vector indexes; *build s*: "
+        "writing them (indexes included).", "",
+        "| questions | real | items | store MB | build s | median ms | p95 ms | CPU median ms | "
+        "with LLM median ms | with LLM p95 ms | LLM calls/turn | overhead median ms | "
+        "peak RSS MB | cold start ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in results.sizes:
         llm = size.get("llm") or {}
         lines.append(
-            f"| {size['questions']:,} | {size['items']:,} | {_f(size['store_mb'])} | "
+            f"| {size['questions']:,} | {size.get('real_questions', size['questions']):,} | "
+            f"{size['items']:,} | {_f(size['store_mb'])} | {_f(size.get('build_s'))} | "
             f"{_f(size['no_llm']['median_ms'])} | {_f(size['no_llm']['p95_ms'])} | "
+            f"{_f(size['no_llm'].get('cpu_median_ms'))} | "
             f"{_f(llm.get('median_ms'))} | {_f(llm.get('p95_ms'))} | "
             f"{_f(llm.get('llm_calls_per_turn'), 2)} | {_f(llm.get('overhead_median_ms'))} | "
             f"{size['peak_rss_mb']:,} | {size['cold_start']['total_ms']:,.0f} |")
     lines += ["", "## Cold start (fresh process: import the handler, answer once)", "",
-              "| questions | runs | import ms | first answer ms | total ms |",
-              "|---:|---:|---:|---:|---:|"]
+              "| questions | runs | import ms | first answer ms | total ms | CPU ms | "
+              "peak RSS MB |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
     for size in results.sizes:
         cold = size["cold_start"]
         lines.append(f"| {size['questions']:,} | {cold['runs']} | {cold['import_ms']:,.0f} | "
-                     f"{cold['first_answer_ms']:,.0f} | {cold['total_ms']:,.0f} |")
+                     f"{cold['first_answer_ms']:,.0f} | {cold['total_ms']:,.0f} | "
+                     f"{_f(cold.get('cpu_ms'), 0)} | {_f(cold.get('peak_rss_mb'), 0)} |")
     lines += ["", "## Import throughput (`qnabot import` path)", "",
               "`demo`: the demo knowledge base (short questions, answers and passages of up to "
               "190 words); `distinct`: synthetic items, one short question each. *embedded*: "
               "texts the model embedded (cache misses).", "",
+              "*model floor*: the model alone embedding the same distinct texts in one call, "
+              "in the same process; *import/model*: the import's CPU time over the model's.",
+              "",
               "| file | run | items | questions | seconds | questions/s | embedded | "
-              "peak RSS MB |",
-              "|---|---|---:|---:|---:|---:|---:|---:|"]
+              "peak RSS MB | model floor CPU s | import/model CPU |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for run in results.imports:
+        floor = run.get("model_cpu_seconds")
+        ratio = run["cpu_seconds"] / floor if floor and run.get("cpu_seconds") else None
         lines.append(f"| {run['file']} | {run['run']} | {run['items']:,} | "
                      f"{run['questions']:,} | {run['seconds']:.2f} | "
                      f"{run['questions_per_s']:,} | {run['cache_misses']:,} | "
-                     f"{run['peak_rss_mb']:,} |")
+                     f"{run['peak_rss_mb']:,} | {_f(floor, 2)} | {_f(ratio, 2)} |")
     lines += ["", "## Accuracy on the development set (demo knowledge base, default settings)",
               "",
               "Modes are replays of the matcher over recorded evidence; `handler` is "
@@ -453,10 +546,23 @@ def plot(results: Results, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     sizes = [s["questions"] for s in results.sizes]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=110)
+    fig, (left, right, memory) = plt.subplots(1, 3, figsize=(14, 4.2), dpi=110)
     left.plot(sizes, [s["no_llm"]["median_ms"] for s in results.sizes], "-o", label="median")
     left.plot(sizes, [s["no_llm"]["p95_ms"] for s in results.sizes], "-o", label="p95")
+    left.plot(sizes, [s["no_llm"].get("cpu_median_ms", 0) for s in results.sizes], "-s",
+              label="CPU median")
     left.set_title("Turn without LLM")
+    memory.plot(sizes, [s["peak_rss_mb"] for s in results.sizes], "-o",
+                label="warm turns, peak RSS")
+    memory.plot(sizes, [s["cold_start"].get("peak_rss_mb", 0) for s in results.sizes], "-s",
+                label="cold start, peak RSS")
+    memory.set_title("Memory")
+    memory.set_xscale("log")
+    memory.set_xlabel("distinct questions in the knowledge base")
+    memory.set_ylabel("MB")
+    memory.set_ylim(bottom=0)
+    memory.grid(alpha=0.3)
+    memory.legend(fontsize=8)
     with_llm = [s for s in results.sizes if s.get("llm")]
     if with_llm:
         x = [s["questions"] for s in with_llm]
@@ -472,7 +578,8 @@ def plot(results: Results, path: Path) -> None:
         axis.set_ylim(bottom=0)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-    fig.suptitle(f"Fulfillment handler latency, embedded store ({results.machine['model']})")
+    fig.suptitle(f"Fulfillment handler latency and memory, embedded store "
+                 f"({results.machine['model']})")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import statistics
 import sys
@@ -35,33 +36,57 @@ from knowledge.stores.sqlite_store import SqliteStore  # noqa: E402
 
 OPENINGS = ["How do I", "Can I", "Where can I", "When should I", "Why can't I", "Who can help me",
             "What happens if I", "Is it possible to", "How long does it take to",
-            "How much does it cost to"]
+            "How much does it cost to", "Do I need an appointment to", "Who do I ask to"]
 VERBS = ["renew", "cancel", "update", "reset", "pay for", "transfer", "apply for", "book",
          "change", "report", "replace", "upgrade", "download", "share", "return", "track",
-         "activate", "close", "register", "verify"]
+         "activate", "close", "register", "verify", "extend", "suspend", "print", "collect"]
 ADJECTIVES = ["my", "a new", "the annual", "a lost", "the shared", "an expired", "my child's",
-              "the company", "a temporary", "the online", "a second", "the premium"]
+              "the company", "a temporary", "the online", "a second", "the premium",
+              "a damaged", "my partner's", "the family", "a stolen"]
 NOUNS = ["parking permit", "library card", "password", "passport", "invoice", "subscription",
          "account", "driving licence", "refund", "appointment", "order", "warranty",
          "membership", "delivery", "insurance policy", "bank card", "tax return", "visa",
          "phone plan", "gym pass", "student loan", "pension", "mortgage", "water bill",
          "building permit", "vaccination record", "train ticket", "hotel booking",
-         "health card", "voter registration"]
+         "health card", "voter registration", "fishing licence", "dog licence",
+         "electricity contract", "season ticket", "residence permit", "birth certificate",
+         "car registration", "school enrolment", "broadband contract", "loyalty card"]
 PLACES = ["", " online", " abroad", " by phone", " on weekends", " in person", " this month",
-          " before it expires", " from the app", " at the front desk"]
+          " before it expires", " from the app", " at the front desk", " by post",
+          " for someone else"]
+_PARTS = (OPENINGS, VERBS, ADJECTIVES, NOUNS, PLACES)
+#: How many distinct questions :func:`build_questions` can make.
+COMBINATIONS = math.prod(len(part) for part in _PARTS)
+
+
+def question(number: int) -> str:
+    """The ``number``-th template question (0 <= number < :data:`COMBINATIONS`)."""
+    words = []
+    for part in reversed(_PARTS):
+        number, index = divmod(number, len(part))
+        words.append(part[index])
+    place, noun, adjective, verb, opening = words
+    return f"{opening} {verb} {adjective} {noun}{place}?"
+
+
+#: Step between consecutive questions through the combinations (a prime that does not divide
+#: :data:`COMBINATIONS`, so every combination comes once before any repeats).
+_STRIDE = 1_000_003
 
 
 def build_questions(n: int, rng: random.Random) -> list[str]:
-    """``n`` distinct short questions from templates (28,800,000 combinations)."""
-    seen: set[str] = set()
-    questions = []
-    while len(questions) < n:
-        text = (f"{rng.choice(OPENINGS)} {rng.choice(VERBS)} {rng.choice(ADJECTIVES)} "
-                f"{rng.choice(NOUNS)}{rng.choice(PLACES)}?")
-        if text not in seen:
-            seen.add(text)
-            questions.append(text)
-    return questions
+    """``n`` distinct short questions from templates, starting at a random combination.
+
+    The first ``m`` questions of ``build_questions(n, random.Random(seed))`` are those of
+    ``build_questions(m, random.Random(seed))``, so a bigger benchmark knowledge base extends a
+    smaller one. Raises ValueError when ``n`` exceeds :data:`COMBINATIONS` (2,211,840) instead
+    of searching for ever.
+    """
+    if n > COMBINATIONS:
+        raise ValueError(f"build_questions can make at most {COMBINATIONS:,} distinct "
+                         f"questions; {n:,} were asked for.")
+    start = rng.randrange(COMBINATIONS)
+    return [question((start + i * _STRIDE) % COMBINATIONS) for i in range(n)]
 
 
 def unit_vectors(n: int, dimension: int, rng: np.random.Generator) -> np.ndarray:

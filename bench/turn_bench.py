@@ -45,14 +45,17 @@ OPENINGS = ("", "Please tell me: ", "Quick question: ", "I wonder, ", "Can you h
 
 COLD_CHILD = """
 import json, sys, time
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 from fulfillment.handler import lambda_handler
 imported = time.perf_counter()
 from fulfillment.lex_event import make_event
 response = lambda_handler(make_event(sys.argv[1], session_id="cold"), None)
-answered = time.perf_counter()
+answered, cpu = time.perf_counter(), time.process_time() - cpu_started
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status")
+               if line.startswith("VmHWM:"))
 print(json.dumps({"import_ms": (imported - started) * 1000,
                   "first_answer_ms": (answered - imported) * 1000,
+                  "cpu_ms": cpu * 1000, "peak_rss_mb": peak_kb / 1024,
                   "qid": response["sessionState"]["sessionAttributes"]["qnabot_qid"]}))
 """
 
@@ -112,6 +115,8 @@ def cold(home: Path, runs: int) -> dict:
     totals = [a + b for a, b in zip(imports, firsts, strict=True)]
     return {"runs": runs, "import_ms": statistics.median(imports),
             "first_answer_ms": statistics.median(firsts), "total_ms": statistics.median(totals),
+            "cpu_ms": statistics.median(r["cpu_ms"] for r in results),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
             "qid": results[-1]["qid"]}
 
 

@@ -1,9 +1,20 @@
 """The embedded default :class:`~knowledge.store.Store`: one SQLite file, FTS5 and numpy.
 
 Items, questions, answers/passages and their float32 vectors live in one SQLite file (WAL
-mode) under ``QNABOT_HOME``. Keyword search uses FTS5 with BM25; vector search is an exact
-dot product over an in-memory matrix per search field, loaded lazily and reloaded when a
-generation counter in the file changes (any writer, in any process, bumps it).
+mode) under ``QNABOT_HOME``. Keyword search uses FTS5 with BM25. Vector search depends on the
+size of the search field:
+
+* below ``index_min_rows`` texts (:data:`~knowledge.stores.vector_index.INDEX_MIN_ROWS`,
+  20,000), an exact dot product over an in-memory matrix, loaded lazily;
+* from there on, an HNSW index in a file beside the store
+  (:mod:`knowledge.stores.vector_index`: usearch, memory-mapped), plus an exact scan of the
+  rows written since it was last extended. Candidates are then rescored exactly from their
+  own rows, and nothing per row is held in Python, so a million questions load in
+  milliseconds. The index is extended after each write (and by a reader that finds it far
+  behind or unreadable); it can never disagree with the rows, only lag behind them.
+
+What is in memory is reloaded when a generation counter in the file changes (any writer, in
+any process, bumps it).
 
 Tables:
 
@@ -11,12 +22,15 @@ Tables:
 * ``questions``: one row per question of a QnA item (qid, ordinal, text, vector);
 * ``answers``: one row per item, ``field`` ``answers`` (QnA answer) or ``passages`` (text item);
 * ``questions_fts``, ``answers_fts``, ``passages_fts``: FTS5 indexes over those texts;
-* ``meta``: the embeddings model of the vectors and the generation counter.
+* ``meta``: the embeddings model of the vectors and the generation counter;
+* ``id_floor``: the largest row id ever given out per table (ids are never reused).
 
 Search: the query's words are OR-ed as quoted FTS5 strings (user text is never FTS syntax);
-BM25 is computed by FTS5 for the matching texts and mapped to items in memory. In a big field,
-words found in more than 5% of the texts are not searched: they add almost nothing to BM25
-and would make every search score most of the texts. Vector scores are the best cosine over an
+BM25 is computed by FTS5 for the matching texts and mapped to items (in memory, or in a big
+field only for the best ``LIMIT`` rows). In a big field, words found in more than 5% of the
+texts, or in more than :data:`MAX_WORD_ROWS`, are not searched: they add almost nothing to
+BM25 and would make every search score most of the texts; when every word of the query is
+that common, texts holding all of them are searched. Vector scores are the best cosine over an
 item's texts (``np.maximum.reduceat`` over rows grouped by item); top-k by ``argpartition``.
 
 Writes: :meth:`SqliteStore.put` writes items in batches of :data:`WRITE_BATCH`, a few
@@ -38,6 +52,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -60,9 +75,11 @@ from knowledge.store import (
     StoredItem,
     StoreError,
 )
+from knowledge.stores import vector_index
+from knowledge.stores.vector_index import AnnIndex
 
 #: Bumped when the table layout changes; files from a newer layout are refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Porter stemming over Unicode words, accents folded ("café" finds "cafe").
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 #: At most this many distinct words of a query are searched by keywords.
@@ -73,16 +90,25 @@ MAX_TOKEN_CHARS = 140
 #: ``COMMON_WORD_SHARE`` of them when searching by keywords.
 PRUNE_MIN_ROWS = 2_000
 COMMON_WORD_SHARE = 0.05
+#: ... and words found in more texts than this (BM25 gives them little weight there, and each
+#: matching text costs time: 67-141 ms a query for common words at 500,000 questions).
+MAX_WORD_ROWS = 10_000
 #: How many word counts are kept between writes before the cache starts afresh.
 MAX_CACHED_WORDS = 100_000
-#: Vector matrices with fewer numbers than this are scored without BLAS threads.
-THREADED_DOT_MIN = 8_000_000
+#: Keyword rows read per wanted item from a big (indexed) field, best BM25 first; more are
+#: read when client filters hide too many.
+KEYWORD_ROWS_PER_ITEM = 4
+#: Nearest rows read per wanted item from a field's vector index (an item has several
+#: questions; keys of deleted rows are dropped), more when client filters hide too many.
+VECTOR_ROWS_PER_ITEM = 3
 #: Items read per query by :meth:`SqliteStore.iter_items`.
 ITER_PAGE_SIZE = 500
 #: Items written per batch by :meth:`SqliteStore.put` (a few statements per batch).
 WRITE_BATCH = 500
 #: Qids per ``IN (?, ...)`` list, well under SQLite's limit of bound variables.
 QIDS_PER_STATEMENT = 500
+
+logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -117,6 +143,10 @@ CREATE TABLE IF NOT EXISTS answers (
     vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS answers_by_field ON answers (field, qid);
+CREATE TABLE IF NOT EXISTS id_floor (
+    name TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS questions_fts USING fts5(
     text, content='questions', content_rowid='id', tokenize='{TOKENIZER}');
 CREATE VIRTUAL TABLE IF NOT EXISTS answers_fts USING fts5(
@@ -175,12 +205,11 @@ def match_expression(words: Sequence[str]) -> str | None:
 
 
 def _dot_rows(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """``matrix @ vector``. Below :data:`THREADED_DOT_MIN` numbers numpy's own single-threaded
-    loop is used: BLAS starts threads for any size, which costs more than it saves on small
-    matrices and stalls on a busy machine (measured in ``bench/store_bench.py``)."""
-    if matrix.size < THREADED_DOT_MIN:
-        return np.einsum("ij,j->i", matrix, vector)
-    return matrix @ vector
+    """``matrix @ vector`` in numpy's own single-threaded loop. BLAS starts threads, which
+    costs more CPU than it saves at the sizes scanned exactly (fields below
+    :data:`~knowledge.stores.vector_index.INDEX_MIN_ROWS` rows, and the rows written since a
+    field's index), and stalls on a busy machine (measured in ``bench/store_bench.py``)."""
+    return np.einsum("ij,j->i", matrix, vector)
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -237,6 +266,37 @@ class _FieldVectors:
         """The rows holding these table ids (all of them exist in this generation)."""
         found = np.searchsorted(self.row_ids, ids, sorter=self._id_order)
         return self._id_order[np.minimum(found, len(self._id_order) - 1)]
+
+
+@dataclass
+class _IndexedField:
+    """A big search field as of one generation: its vector index (memory-mapped) and the
+    rows written since that index (scanned exactly). Nothing per row is held in Python."""
+
+    generation: int
+    dimension: int
+    rows: int  # texts in the field
+    ann: AnnIndex
+    delta_ids: np.ndarray
+    delta_vectors: np.ndarray
+
+    def nearest_rows(self, vector: np.ndarray, count: int) -> np.ndarray:
+        """Row ids of (about) the ``count`` rows nearest ``vector``: from the index, and
+        exactly from the rows written since."""
+        ids, _ = self.ann.search(vector, count)
+        if len(self.delta_ids):
+            scores = _dot_rows(self.delta_vectors, vector)
+            if len(scores) > count:
+                scores_top = np.argpartition(-scores, count - 1)[:count]
+            else:
+                scores_top = np.arange(len(scores))
+            ids = np.concatenate([ids, self.delta_ids[scores_top]])
+        return ids
+
+
+def _json_list(values: Iterable[object]) -> str:
+    """A JSON array for ``IN (SELECT value FROM json_each(?))``: no limit on its length."""
+    return json.dumps([v if isinstance(v, str) else int(v) for v in values])  # type: ignore[call-overload]
 
 
 def _in_chunks(conn: sqlite3.Connection, sql: str,
@@ -376,6 +436,7 @@ class _WriteBatch:
             answer_fts[answer_field].append((answer_id, item.answer))
             answer_id += 1
         next_ids["questions"], next_ids["answers"] = question_id, answer_id
+        self._record_ids()
         conn.executemany(
             "INSERT INTO items (qid, type, topic, client_filter, json) VALUES (?, ?, ?, ?, ?)",
             item_rows)
@@ -392,13 +453,143 @@ class _WriteBatch:
                                  rows)
 
     def _ids(self) -> dict[str, int]:
-        """The next free row id of each table (read once per put)."""
+        """The next free row id of each table (read once per put).
+
+        Ids are never reused, even after the rows with the largest ids were deleted: the
+        vector indexes name rows by id (:mod:`knowledge.stores.vector_index`).
+        """
         if self._next_ids is None:
             self._next_ids = {
-                table: self.conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}")
-                .fetchone()[0]
+                table: self.conn.execute(
+                    f"SELECT max(coalesce((SELECT max(id) FROM {table}), 0), "
+                    "coalesce((SELECT last FROM id_floor WHERE name = ?), 0)) + 1",
+                    (table,)).fetchone()[0]
                 for table in ("questions", "answers")}
         return self._next_ids
+
+    def _record_ids(self) -> None:
+        """Remember the largest id given out, so that no later put gives it again."""
+        if self._next_ids is not None:
+            self.conn.executemany(
+                "INSERT INTO id_floor (name, last) VALUES (?, ?) ON CONFLICT (name) "
+                "DO UPDATE SET last = max(last, excluded.last)",
+                [(table, next_id - 1) for table, next_id in self._next_ids.items()])
+
+
+class _Candidates:
+    """The items one search in a big field is considering, read from SQLite as needed.
+
+    Rows are mapped to items, items to their topic and client filter values, and candidate
+    items to all their rows (text and vector) with a few ``IN`` queries each: nothing per row
+    of the field is kept in memory.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, field: SearchField,
+                 client_filter: str | None):
+        self.conn, self.field = conn, field
+        self.tables = _TABLES[field]
+        self.client_filter = (client_filter or "").strip() or None
+        self.meta: dict[str, tuple[str, bool]] = {}  # qid -> (topic, allowed)
+        self.keyword: dict[str, tuple[float, str]] = {}  # qid -> (best BM25, its text)
+        self.vector: dict[str, tuple[float, str]] = {}  # qid -> (best cosine, its text)
+
+    def _row_qids(self, ids: Iterable[int]) -> dict[int, str]:
+        """Row id -> qid, for the ids whose rows still exist."""
+        return dict(self.conn.execute(
+            f"SELECT id, qid FROM {self.tables.rows} "
+            "WHERE id IN (SELECT value FROM json_each(?))", (_json_list(ids),)))
+
+    def _allowed(self, qids: Iterable[str]) -> list[str]:
+        """Those of ``qids`` the client may see (reading the items not seen yet)."""
+        qids = list(dict.fromkeys(qids))
+        missing = [qid for qid in qids if qid not in self.meta]
+        if missing:
+            for qid, topic, filters in self.conn.execute(
+                    "SELECT qid, topic, client_filter FROM items "
+                    "WHERE qid IN (SELECT value FROM json_each(?))", (_json_list(missing),)):
+                values = filters.split(",") if filters else ()
+                self.meta[qid] = (topic, not values or self.client_filter in values)
+        return [qid for qid in qids if qid in self.meta and self.meta[qid][1]]
+
+    def best_by_keywords(self, query: str, k: int) -> list[str]:
+        """The ``k`` best items by BM25 (ties by qid), recording their best texts."""
+        fts = self.tables.fts
+        limit = KEYWORD_ROWS_PER_ITEM * k
+        while True:
+            hits = self.conn.execute(
+                f"SELECT {fts}.rowid, -bm25({fts}), {fts}.text FROM {fts} "
+                f"WHERE {fts} MATCH ? ORDER BY rank LIMIT ?", (query, limit)).fetchall()
+            qids = self._row_qids(h[0] for h in hits)
+            best: dict[str, tuple[float, str]] = {}
+            for row_id, score, text in hits:  # best first: the first row of an item is its best
+                qid = qids.get(row_id)
+                if qid is not None and qid not in best:
+                    best[qid] = (score, text)
+            allowed = self._allowed(best)
+            if len(allowed) >= k or len(hits) < limit:
+                break
+            limit *= 4
+        self.keyword.update((qid, best[qid]) for qid in allowed)
+        return sorted(allowed, key=lambda qid: (-best[qid][0], qid))[:k]
+
+    def score_keywords(self, query: str | None, qids: list[str]) -> None:
+        """Best BM25 of items found by vector only (0.0 when no query word occurs in them)."""
+        if query is None or not qids:
+            return
+        fts, rows = self.tables.fts, self.tables.rows
+        extra = f" AND r.field = '{self.tables.answer_field}'" if self.tables.answer_field else ""
+        for qid, score, text in self.conn.execute(
+                f"SELECT r.qid, -bm25({fts}), r.text FROM {fts} "
+                f"JOIN {rows} r ON r.id = {fts}.rowid "
+                f"WHERE {fts} MATCH ? AND {fts}.rowid IN (SELECT id FROM {rows} "
+                f"WHERE qid IN (SELECT value FROM json_each(?))){extra}",
+                (query, _json_list(qids))):
+            if qid not in self.keyword or score > self.keyword[qid][0]:
+                self.keyword[qid] = (score, text)
+
+    def best_by_vector(self, table: _IndexedField, vector: np.ndarray, k: int) -> list[str]:
+        """The ``k`` items with the best exact cosine among those the index finds nearest."""
+        count = VECTOR_ROWS_PER_ITEM * k
+        total = table.ann.size + len(table.delta_ids)
+        while True:
+            ids = table.nearest_rows(vector, count)
+            row_qids = self._row_qids(ids.tolist())
+            allowed = self._allowed(row_qids[int(i)] for i in ids if int(i) in row_qids)
+            if len(allowed) >= k or count >= total:
+                break
+            count *= 4
+        self.score_vectors(allowed, vector)
+        return sorted(allowed, key=lambda qid: (-self.vector[qid][0], qid))[:k]
+
+    def score_vectors(self, qids: list[str], vector: np.ndarray) -> None:
+        """Exact best cosine of each item over all its rows in the field, and that row's text."""
+        missing = [qid for qid in qids if qid not in self.vector]
+        if not missing:
+            return
+        extra = f" AND field = '{self.tables.answer_field}'" if self.tables.answer_field else ""
+        rows = self.conn.execute(
+            f"SELECT qid, text, vector FROM {self.tables.rows} "
+            f"WHERE qid IN (SELECT value FROM json_each(?)){extra}",
+            (_json_list(missing),)).fetchall()
+        if not rows:
+            return
+        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
+        scores = _dot_rows(matrix.reshape(len(rows), -1), vector)
+        for (qid, text, _), score in zip(rows, scores.tolist(), strict=True):
+            if qid not in self.vector or score > self.vector[qid][0]:
+                self.vector[qid] = (score, text)
+
+    def keyword_match(self, qid: str) -> FieldMatch:
+        """A keyword-only match (no vector score)."""
+        score, text = self.keyword[qid]
+        return FieldMatch(qid, 0.0, score, text, self.meta[qid][0])
+
+    def match(self, qid: str) -> FieldMatch:
+        """A match with both scores; the text is the one nearest by vector."""
+        vector_score, text = self.vector.get(qid, (0.0, ""))
+        keyword_score = self.keyword.get(qid, (0.0, ""))[0]
+        return FieldMatch(qid, vector_score, keyword_score,
+                          text or self.keyword.get(qid, (0.0, ""))[1], self.meta[qid][0])
 
 
 class _Connection(sqlite3.Connection):
@@ -418,14 +609,18 @@ class SqliteStore:
         0
     """
 
-    def __init__(self, path: Path, *, busy_timeout: float = 5.0):
+    def __init__(self, path: Path, *, busy_timeout: float = 5.0,
+                 index_min_rows: int = vector_index.INDEX_MIN_ROWS):
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        #: Fields with at least this many rows are searched through a vector index.
+        self.index_min_rows = index_min_rows
         self._local = threading.local()
         # Weak: a thread-per-request server must not pile up connections of finished threads.
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
-        self._cache: dict[SearchField, _FieldVectors] = {}
+        self._cache: dict[SearchField, _FieldVectors | _IndexedField] = {}
+        self._indexes: dict[SearchField, AnnIndex] = {}  # memory-mapped, by field
         self._cache_lock = threading.Lock()
         # (generation, {(field, word): how many of the field's texts contain it})
         self._term_stats: tuple[int, dict[tuple[SearchField, str], int]] = (-1, {})
@@ -567,6 +762,7 @@ class SqliteStore:
             conn.close()
         self._local = threading.local()
         self._cache = {}
+        self._indexes = {}
         self._term_stats = (-1, {})
 
     @property
@@ -625,6 +821,7 @@ class SqliteStore:
                     batch.flush()
             finally:
                 self._local.pending = None
+        self._update_indexes_after_write()
         return batch.written
 
     @staticmethod
@@ -637,7 +834,9 @@ class SqliteStore:
     def delete(self, qids: Sequence[str]) -> int:
         """Delete these items in one transaction; return how many existed."""
         with self._write() as conn, self._translated("delete from"):
-            return _remove_items(conn, list(dict.fromkeys(qids)))
+            removed = _remove_items(conn, list(dict.fromkeys(qids)))
+        self._update_indexes_after_write()
+        return removed
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -711,6 +910,9 @@ class SqliteStore:
         with self._read() as conn:
             generation = conn.execute("SELECT generation FROM meta WHERE id = 1").fetchone()[0]
             table = self._field_vectors(conn, field, generation)
+            if isinstance(table, _IndexedField):
+                return self._search_indexed(conn, field, table, vector, words, k,
+                                            client_filter)
             if not table.qids:
                 return []
             keyword = self._keyword_hits(conn, field, table, words, generation)
@@ -755,8 +957,7 @@ class SqliteStore:
         FTS5's ``bm25()`` is negative, lower is better; it is negated here. Rows are mapped to
         items in memory, which is much faster than joining in SQL.
         """
-        query = match_expression(
-            self._selective_words(conn, field, words, generation, total=len(table.texts)))
+        query = self._keyword_query(conn, field, words, generation, total=len(table.texts))
         if query is None:
             return {}
         fts = _TABLES[field].fts
@@ -774,16 +975,28 @@ class SqliteStore:
         return {int(p): (float(sc), int(r))
                 for p, sc, r in zip(items[best], scores[best], rows[best], strict=True)}
 
-    def _selective_words(self, conn: sqlite3.Connection, field: SearchField,
-                         words: list[str], generation: int, total: int) -> list[str]:
-        """``words`` that occur in the field, without the very common ones in a big field.
+    def _keyword_query(self, conn: sqlite3.Connection, field: SearchField,
+                       words: list[str], generation: int, total: int) -> str | None:
+        """The FTS5 query for ``words``: any of them, without the very common ones in a big
+        field; when every word is that common, texts holding all of them.
 
         Scoring BM25 costs time per matching text, and a word found in a large share of the
-        texts adds almost nothing to the ranking, so such words are left out (the rarest word
-        is always kept). Counts are cached until the next write.
+        texts (more than :data:`COMMON_WORD_SHARE`, or more than :data:`MAX_WORD_ROWS` texts)
+        adds almost nothing to the ranking, so such words are left out. Counts are cached
+        until the next write.
         """
         if total <= PRUNE_MIN_ROWS:
-            return words
+            return match_expression(words)
+        found = self._word_counts(conn, field, words, generation)
+        limit = min(COMMON_WORD_SHARE * total, MAX_WORD_ROWS)
+        rare = [word for df, word in found if df <= limit]
+        if rare:
+            return match_expression(rare)
+        return " AND ".join(f'"{word}"' for _, word in found) or None
+
+    def _word_counts(self, conn: sqlite3.Connection, field: SearchField,
+                     words: list[str], generation: int) -> list[tuple[int, str]]:
+        """(texts holding it, word) for each of ``words`` found in the field, rarest first."""
         stats = self._term_stats
         if (stats[0] != generation or getattr(self._local, "writing", False)
                 or len(stats[1]) > MAX_CACHED_WORDS):
@@ -797,15 +1010,16 @@ class SqliteStore:
                 counts[(field, word)] = conn.execute(
                     f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
                     (match_expression([word]),)).fetchone()[0]
-        found = sorted((counts[(field, w)], w) for w in words if counts[(field, w)] > 0)
-        limit = COMMON_WORD_SHARE * total
-        return [word for n, (df, word) in enumerate(found) if n == 0 or df <= limit]
+        return sorted((counts[(field, w)], w) for w in words if counts[(field, w)] > 0)
 
     def _field_vectors(self, conn: sqlite3.Connection, field: SearchField,
-                       generation: int) -> _FieldVectors:
-        """The field's vectors as of this read's snapshot, from the cache when it is current."""
+                       generation: int) -> _FieldVectors | _IndexedField:
+        """The field as of this read's snapshot, from the cache when it is current: its
+        vectors in memory (small fields), or its index and the rows written since (big ones).
+        """
         if getattr(self._local, "writing", False):
-            # Inside this thread's own uncommitted write: never share what it sees.
+            # Inside this thread's own uncommitted write: never share what it sees, and
+            # never build an index from rows that may yet be rolled back.
             return self._load_vectors(conn, field, generation)
         cached = self._cache.get(field)
         if cached is not None and cached.generation == generation:
@@ -814,10 +1028,195 @@ class SqliteStore:
             cached = self._cache.get(field)
             if cached is not None and cached.generation == generation:
                 return cached
-            table = self._load_vectors(conn, field, generation)
+            table = self._load_field(conn, field, generation)
             if cached is None or cached.generation < generation:
                 self._cache[field] = table
             return table
+
+    # -- big fields: the vector index ----------------------------------------------------
+
+    @staticmethod
+    def _rows_where(field: SearchField, extra: str = "") -> tuple[str, tuple]:
+        """``FROM table WHERE ...`` selecting the field's rows (plus ``extra``)."""
+        tables = _TABLES[field]
+        conditions = [c for c in ("field = ?" if tables.answer_field else "", extra) if c]
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        params = (tables.answer_field,) if tables.answer_field else ()
+        return f"FROM {tables.rows}{where}", params
+
+    def _count_rows(self, conn: sqlite3.Connection, field: SearchField,
+                    after: int | None = None) -> int:
+        """How many texts the field holds (with ids above ``after``, when given)."""
+        sql, params = self._rows_where(field, "id > ?" if after is not None else "")
+        return conn.execute(f"SELECT count(*) {sql}",
+                            (*params, *(() if after is None else (after,)))).fetchone()[0]
+
+    def _vector_chunks(self, conn: sqlite3.Connection, field: SearchField, dimension: int,
+                       after: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The field's (row ids, vectors) with ids above ``after``, in bounded chunks."""
+        sql, params = self._rows_where(field, "id > ?")
+        while True:
+            rows = conn.execute(f"SELECT id, vector {sql} ORDER BY id LIMIT ?",
+                                (*params, after, vector_index.BUILD_CHUNK)).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            yield ids, vectors.reshape(len(rows), dimension)
+            after = int(ids[-1])
+
+    def _load_field(self, conn: sqlite3.Connection, field: SearchField,
+                    generation: int) -> _FieldVectors | _IndexedField:
+        index = self._index_info(conn)
+        rows = self._count_rows(conn, field)
+        if index is None or rows < max(1, self.index_min_rows):
+            return self._load_vectors(conn, field, generation)
+        ann = self._current_index(conn, field, index.dimension, rows)
+        delta = list(self._vector_chunks(conn, field, index.dimension, after=ann.high))
+        if delta:
+            delta_ids = np.concatenate([ids for ids, _ in delta])
+            delta_vectors = np.concatenate([vectors for _, vectors in delta])
+        else:
+            delta_ids = np.empty(0, dtype=np.int64)
+            delta_vectors = np.empty((0, index.dimension), dtype=np.float32)
+        return _IndexedField(generation, index.dimension, rows, ann, delta_ids, delta_vectors)
+
+    def _open_index(self, field: SearchField, dimension: int) -> AnnIndex | None:
+        """The newest index file of the field, memory-mapped (kept open while it is newest)."""
+        files = vector_index.index_files(self.path, field.value)
+        current = self._indexes.get(field)
+        if current is not None and files and current.path == files[0][1]:
+            return current
+        opened = vector_index.open_index(self.path, field.value, dimension)
+        if opened is None:
+            self._indexes.pop(field, None)
+        else:
+            self._indexes[field] = opened
+        return opened
+
+    def _index_health(self, conn: sqlite3.Connection, field: SearchField, ann: AnnIndex,
+                      rows: int) -> tuple[int, int]:
+        """(rows written since the index, keys of the index whose rows are gone)."""
+        delta = self._count_rows(conn, field, after=ann.high)
+        return delta, ann.size - (rows - delta)
+
+    def _current_index(self, conn: sqlite3.Connection, field: SearchField, dimension: int,
+                       rows: int) -> AnnIndex:
+        """The field's index, repaired first when it is missing, unreadable, far behind the
+        rows, or holds many deleted rows (under a lock shared with other processes)."""
+        ann = self._open_index(field, dimension)
+        if ann is not None and not self._needs_repair(conn, field, ann, rows):
+            return ann
+        with vector_index.maintenance_lock(self.path):
+            ann = self._open_index(field, dimension)  # another process may have done it
+            if ann is not None and not self._needs_repair(conn, field, ann, rows):
+                return ann
+            return self._repair_index(conn, field, dimension, ann, rows)
+
+    def _needs_repair(self, conn: sqlite3.Connection, field: SearchField, ann: AnnIndex,
+                      rows: int) -> bool:
+        delta, dead = self._index_health(conn, field, ann, rows)
+        return (delta > vector_index.DELTA_MAX_ROWS
+                or dead > vector_index.DEAD_SHARE_REBUILD * max(ann.size, 1))
+
+    def _repair_index(self, conn: sqlite3.Connection, field: SearchField, dimension: int,
+                      ann: AnnIndex | None, rows: int) -> AnnIndex:
+        """Extend the index with the rows written since it (dropping deleted rows' keys), or
+        rebuild it from every row; write it atomically; return it memory-mapped."""
+        rows_table = _TABLES[field].rows
+        high = conn.execute(f"SELECT coalesce(max(id), 0) FROM {rows_table}").fetchone()[0]
+        if ann is not None:
+            delta, dead = self._index_health(conn, field, ann, rows)
+            if dead <= vector_index.DEAD_SHARE_REBUILD * max(ann.size, 1):
+                dead_keys = np.empty(0, dtype=np.int64)
+                if dead > 0:
+                    live = np.concatenate([ids for ids, _ in self._vector_ids(
+                        conn, field, ann.high)] or [np.empty(0, dtype=np.int64)])
+                    dead_keys = np.setdiff1d(ann.keys(), live, assume_unique=True)
+                logger.info("extending the %s vector index of %s: %d new rows, %d removed",
+                            field.value, self.path, delta, len(dead_keys))
+                built = vector_index.build_index(
+                    self._vector_chunks(conn, field, dimension, after=ann.high), dimension,
+                    base=ann, dead=dead_keys)
+                return self._save_index(built, field, high)
+        logger.info("building the %s vector index of %s (%d rows)", field.value, self.path,
+                    rows)
+        built = vector_index.build_index(self._vector_chunks(conn, field, dimension), dimension)
+        return self._save_index(built, field, high)
+
+    def _save_index(self, built: object, field: SearchField, high: int) -> AnnIndex:
+        self._indexes.pop(field, None)
+        saved = vector_index.save_index(built, self.path, field.value, high)
+        self._indexes[field] = saved
+        return saved
+
+    def _vector_ids(self, conn: sqlite3.Connection, field: SearchField,
+                    up_to: int) -> Iterator[np.ndarray]:
+        """The field's row ids up to ``up_to``, in chunks."""
+        sql, params = self._rows_where(field, "id > ? AND id <= ?")
+        after = 0
+        while True:
+            ids = [r[0] for r in conn.execute(f"SELECT id {sql} ORDER BY id LIMIT ?",
+                                              (*params, after, up_to,
+                                               vector_index.BUILD_CHUNK))]
+            if not ids:
+                return
+            yield np.asarray(ids, dtype=np.int64)
+            after = ids[-1]
+
+    def update_indexes(self) -> None:
+        """Bring every big field's vector index up to date with the committed rows (and
+        remove the index of a field that became small).
+
+        Runs after each write, so readers seldom have work to do; a reader that finds an
+        index missing, unreadable or far behind repairs it itself. Cheap when nothing needs
+        doing.
+        """
+        with self._read() as conn, self._cache_lock:
+            index = self._index_info(conn)
+            for field in SearchField:
+                rows = self._count_rows(conn, field)
+                if index is None or rows < max(1, self.index_min_rows):
+                    vector_index.remove_index_files(self.path, field.value)
+                    self._indexes.pop(field, None)
+                else:
+                    self._current_index(conn, field, index.dimension, rows)
+
+    def _update_indexes_after_write(self) -> None:
+        """:meth:`update_indexes` after a committed write: its failure (a full disk, say) is
+        logged, not raised, since the write itself succeeded; readers repair the index."""
+        try:
+            self.update_indexes()
+        except Exception:  # noqa: BLE001 - the items are stored; the index is only a cache
+            logger.warning("could not update the vector indexes of %s; searches will "
+                           "repair them", self.path, exc_info=True)
+
+    def _search_indexed(self, conn: sqlite3.Connection, field: SearchField,
+                        table: _IndexedField, vector: np.ndarray | None, words: list[str],
+                        k: int, client_filter: str | None) -> list[FieldMatch]:
+        """:meth:`search` in a big field: candidates from the vector index and from FTS5
+        (best BM25 first, ``LIMIT``), then exact scores from the candidates' own rows."""
+        query_vector = None
+        if vector is not None:
+            query_vector = _unit(vector)
+            if query_vector.shape[0] != table.dimension:
+                raise ValueError(f"The query vector has {query_vector.shape[0]} dimensions but "
+                                 f"the stored vectors have {table.dimension}.")
+        candidates = _Candidates(conn, field, client_filter)
+        keyword_items: list[str] = []
+        query = self._keyword_query(conn, field, words, table.generation, total=table.rows)
+        if query is not None:
+            keyword_items = candidates.best_by_keywords(query, k)
+        vector_items: list[str] = []
+        if query_vector is not None:
+            vector_items = candidates.best_by_vector(table, query_vector, k)
+        if query_vector is None:
+            return [candidates.keyword_match(qid) for qid in keyword_items]
+        candidates.score_keywords(query, [q for q in vector_items if q not in keyword_items])
+        qids = list(dict.fromkeys([*vector_items, *keyword_items]))
+        candidates.score_vectors(qids, query_vector)
+        return sorted((candidates.match(qid) for qid in qids),
+                      key=lambda m: (-m.vector_score, m.qid))
 
     def _load_vectors(self, conn: sqlite3.Connection, field: SearchField,
                       generation: int) -> _FieldVectors:

@@ -1,0 +1,112 @@
+"""Recall and cost of the embedded store's vector index against exact search.
+
+Vectors: the real all-MiniLM-L6-v2 vectors of the benchmark's first ``--real`` synthetic
+questions (``bench.run.synthetic_questions``, embedded once through the benchmark's embedding
+cache), and past them the synthetic vectors ``make bench`` uses for its big knowledge bases
+(``bench.run.synthetic_vectors``: mixes of two real vectors plus noise). Queries: the
+questions of ``data/eval/dev.jsonl`` (real user questions, never in the index), embedded by
+the same model.
+
+For each size, the index is built exactly as the store builds it
+(:func:`knowledge.stores.vector_index.build_index`, the same HNSW parameters, half-precision
+vectors), then each query's 10 nearest rows are compared with exact search (float32 dot
+products): recall@10 is the share of the exact 10 that the index returns.
+
+Run: ``.venv/bin/python -m bench.index_bench [--real 20000] [--sizes 20000 100000]
+[--json]``; ``--sizes ... 1000000`` takes about 10 minutes on 2 cores (building the index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.run import CACHE, SPLITS, open_model, synthetic_questions, synthetic_vectors
+from knowledge.stores import vector_index
+from knowledge.stores.sqlite_store import VECTOR_ROWS_PER_ITEM
+
+K = 10
+#: Rows the store reads from the index for one search with the default MATCH_CANDIDATES (20).
+STORE_ROWS = VECTOR_ROWS_PER_ITEM * 20
+
+
+def real_vectors(count: int, cache: Path = CACHE) -> np.ndarray:
+    """The real vectors of the first ``count`` benchmark questions (embedded once, cached)."""
+    model = open_model(cache)
+    return np.asarray(model.embed(synthetic_questions(count), "q"), dtype=np.float32)
+
+
+def query_vectors(cache: Path = CACHE) -> np.ndarray:
+    """The dev set's questions, embedded."""
+    from knowledge.evaluation import load_conversations
+
+    questions = [t.question for c in load_conversations(SPLITS["dev"]) for t in c.turns]
+    return np.asarray(open_model(cache).embed(questions, "q"), dtype=np.float32)
+
+
+def measure(base: np.ndarray, size: int, queries: np.ndarray) -> dict:
+    """Build an index of ``size`` vectors (real ones first), then recall@10 and costs."""
+    vectors = base[:size] if size <= len(base) else np.concatenate(
+        [base, synthetic_vectors(base, size - len(base), seed=size)])
+    started, cpu = time.perf_counter(), time.process_time()
+    chunks = ((np.arange(n, min(n + vector_index.BUILD_CHUNK, size)),
+               vectors[n:n + vector_index.BUILD_CHUNK])
+              for n in range(0, size, vector_index.BUILD_CHUNK))
+    index = vector_index.AnnIndex(vector_index.build_index(chunks, vectors.shape[1]), size)
+    build_s, build_cpu = time.perf_counter() - started, time.process_time() - cpu
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :K]
+    recalls, reranked, costs = [], [], []
+    for query, want in zip(queries, exact, strict=True):
+        cpu = time.process_time()
+        got, _ = index.search(query, K)
+        costs.append((time.process_time() - cpu) * 1000)
+        recalls.append(len(set(got.tolist()) & set(want.tolist())) / K)
+        # What the store does: read STORE_ROWS nearest rows, rescore them exactly.
+        rows, _ = index.search(query, STORE_ROWS)
+        best = rows[np.argsort(-(vectors[rows] @ query))[:K]]
+        reranked.append(len(set(best.tolist()) & set(want.tolist())) / K)
+    return {"size": size, "real": min(size, len(base)), "queries": len(queries),
+            f"recall@{K}": round(statistics.fmean(recalls), 4),
+            "worst_query_recall": min(recalls),
+            f"store_recall@{K}": round(statistics.fmean(reranked), 4),
+            "query_cpu_ms_median": round(statistics.median(costs), 3),
+            "build_s": round(build_s, 1), "build_cpu_s": round(build_cpu, 1),
+            "dtype": vector_index.DTYPE, "connectivity": vector_index.CONNECTIVITY,
+            "expansion_add": vector_index.EXPANSION_ADD,
+            "expansion_search": vector_index.EXPANSION_SEARCH}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--real", type=int, default=20_000,
+                        help="benchmark questions embedded by the real model")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    base = real_vectors(args.real)
+    queries = query_vectors()
+    results = []
+    for size in args.sizes:
+        result = measure(base, size, queries)
+        results.append(result)
+        if not args.json:
+            print(f"{size:>9,} vectors ({result['real']:,} real): recall@{K} "
+                  f"{result[f'recall@{K}']:.4f} (worst query {result['worst_query_recall']:.1f})"
+                  f", the store's (best {K} of {STORE_ROWS} rescored) "
+                  f"{result[f'store_recall@{K}']:.4f}"
+                  f", query CPU {result['query_cpu_ms_median']:.3f} ms, build "
+                  f"{result['build_s']:.0f} s ({result['build_cpu_s']:.0f} s CPU)", flush=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

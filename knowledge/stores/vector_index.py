@@ -1,0 +1,200 @@
+"""Approximate nearest-neighbour index of one search field's vectors, in files beside the store.
+
+The embedded store (:mod:`knowledge.stores.sqlite_store`) keeps every vector in its SQLite file;
+past :data:`INDEX_MIN_ROWS` rows a field is searched through an HNSW graph (usearch, cosine
+metric, half-precision vectors) kept in a file of its own. That file is a derived cache that is
+always safe to use, whatever happened to it:
+
+* row ids are never reused (the store allocates them from a counter that only grows), so a key
+  in an index names the same vector for ever;
+* an index covers the rows up to its *high-water mark*, the largest row id when it was written,
+  which is part of the file name; rows written since (the *delta*) are scanned exactly; keys
+  whose rows were deleted since are dropped when they are looked up;
+* a new file is written under a temporary name, flushed and renamed, so a crash leaves the old
+  file or the new one, never half of one; an unreadable file is deleted and rebuilt from the
+  SQLite rows.
+
+Files are opened memory-mapped (usearch's ``view``), so opening one reads nothing up front and
+the pages a search touches are shared by every process serving the same store.
+
+Example:
+    >>> index = build_index([(np.arange(3), np.eye(3, 8, dtype=np.float32))], 8)
+    >>> saved = save_index(index, tmp_path / "kb.sqlite", "questions", high=2)  # doctest: +SKIP
+    >>> saved.search(np.eye(1, 8, dtype=np.float32)[0], 1)[0]  # doctest: +SKIP
+    array([0], dtype=uint64)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+#: Fields with fewer rows than this are scanned exactly (a scan of 20,000 vectors of 384
+#: dimensions costs about 2 ms); larger ones get an index.
+INDEX_MIN_ROWS = 20_000
+#: Rows written after the index (scanned exactly) before they are added to it.
+DELTA_MAX_ROWS = 10_000
+#: Share of an index's keys whose rows are gone above which it is rebuilt, not extended.
+DEAD_SHARE_REBUILD = 0.25
+#: HNSW graph: links per node, candidate list while adding, and while searching. Chosen in
+#: ``bench/index_bench.py``: recall@10 >= 0.99 against exact search on MiniLM vectors.
+CONNECTIVITY = 16
+EXPANSION_ADD = 128
+EXPANSION_SEARCH = 256
+#: Vectors are stored in half precision: half the memory, the same recall on these vectors.
+DTYPE = "f16"
+#: Vectors added to an index per call while building (bounded memory).
+BUILD_CHUNK = 50_000
+#: usearch threads while building (0: every core).
+BUILD_THREADS = 0
+
+_NAME = re.compile(r"^(?P<stem>.+)\.(?P<field>[a-z]+)\.(?P<high>\d+)\.usearch$")
+
+
+@dataclass
+class AnnIndex:
+    """One field's index as read from its file: the graph and the rows it covers."""
+
+    index: object  # usearch.index.Index (imported lazily: it is only needed for big stores)
+    high: int  # the largest row id it covers
+    path: Path | None = None
+
+    @property
+    def size(self) -> int:
+        """How many keys the index holds (dead ones included)."""
+        return len(self.index)  # type: ignore[arg-type]
+
+    def search(self, vector: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The keys of (about) the ``count`` nearest vectors and their cosine similarities,
+        best first."""
+        if self.size == 0 or count <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        matches = self.index.search(vector, min(count, self.size), threads=1)  # type: ignore[attr-defined]
+        return (np.asarray(matches.keys, dtype=np.int64),
+                1.0 - np.asarray(matches.distances, dtype=np.float32))
+
+    def keys(self) -> np.ndarray:
+        """Every key the index holds."""
+        return np.asarray(self.index.keys, dtype=np.int64)  # type: ignore[attr-defined]
+
+
+def _new_index(dimension: int):
+    from usearch.index import Index
+
+    return Index(ndim=dimension, metric="cos", dtype=DTYPE, connectivity=CONNECTIVITY,
+                 expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+
+
+def index_files(store_path: Path, field: str) -> list[tuple[int, Path]]:
+    """The index files of ``field`` beside ``store_path``, newest (highest mark) first."""
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(store_path.parent):
+            match = _NAME.match(entry.name)
+            if match and match["stem"] == store_path.name and match["field"] == field:
+                found.append((int(match["high"]), Path(entry.path)))
+    return sorted(found, reverse=True)
+
+
+def open_index(store_path: Path, field: str, dimension: int) -> AnnIndex | None:
+    """The newest readable index of ``field``, memory-mapped; None when there is none.
+
+    A file that cannot be read (or holds vectors of another dimension) is deleted: the caller
+    rebuilds it from the store.
+    """
+    from usearch.index import Index
+
+    for high, path in index_files(store_path, field):
+        try:
+            index = Index.restore(path, view=True)
+            if index is None or index.ndim != dimension:
+                raise ValueError(f"not an index of {dimension}-dimension vectors")
+            index.expansion_search = EXPANSION_SEARCH
+            return AnnIndex(index, high, path)
+        except FileNotFoundError:
+            continue  # replaced by a newer one meanwhile
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is rebuilt, never fatal
+            logger.warning("vector index %s is unreadable (%s); it will be rebuilt", path, exc)
+            with contextlib.suppress(OSError):
+                path.unlink()
+    return None
+
+
+def build_index(chunks: Iterable[tuple[np.ndarray, np.ndarray]], dimension: int,
+                base: AnnIndex | None = None, dead: np.ndarray | None = None):
+    """A writable index holding ``base`` (when given) less the ``dead`` keys, plus ``chunks``
+    of (row ids, unit vectors)."""
+    from usearch.index import Index
+
+    if base is not None and base.path is not None:
+        index = Index.restore(base.path, view=False)
+        index.expansion_search = EXPANSION_SEARCH
+        if dead is not None and len(dead):
+            index.remove(dead.astype(np.uint64))
+    else:
+        index = _new_index(dimension)
+    for ids, vectors in chunks:
+        if len(ids):
+            index.add(ids.astype(np.uint64), vectors, threads=BUILD_THREADS)
+    return index
+
+
+def save_index(index, store_path: Path, field: str, high: int) -> AnnIndex:
+    """Write ``index`` as the newest index of ``field`` (covering row ids up to ``high``),
+    atomically, remove older files, and return it memory-mapped."""
+    from usearch.index import Index
+
+    final = store_path.parent / f"{store_path.name}.{field}.{high:012d}.usearch"
+    temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    try:
+        index.save(str(temporary))
+        with contextlib.suppress(OSError):  # as private as the store's own file
+            os.chmod(temporary, store_path.stat().st_mode & 0o777)
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+    with contextlib.suppress(OSError):
+        directory = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    for _, older in index_files(store_path, field):
+        if older != final:
+            with contextlib.suppress(OSError):
+                older.unlink()
+    viewed = Index.restore(final, view=True)
+    viewed.expansion_search = EXPANSION_SEARCH
+    return AnnIndex(viewed, high, final)
+
+
+def remove_index_files(store_path: Path, field: str) -> None:
+    """Delete every index file of ``field`` (the field became small enough to scan)."""
+    for _, path in index_files(store_path, field):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+@contextlib.contextmanager
+def maintenance_lock(store_path: Path) -> Iterator[None]:
+    """Only one process builds or extends the indexes of a store at a time."""
+    lock_path = store_path.parent / f"{store_path.name}.index-lock"
+    with os.fdopen(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
