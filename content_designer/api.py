@@ -47,7 +47,13 @@ from content_designer.pages import PAGES, SECURITY_HEADERS, static_file
 from content_designer.services import DesignerServices
 from knowledge.embeddings.base import EmbeddingsError
 from knowledge.items import InvalidItemError, parse_item
-from knowledge.settings import REGISTRY, SettingError, lookup, validate_updates
+from knowledge.settings import (
+    REGISTRY,
+    SettingError,
+    SettingsUnavailableError,
+    lookup,
+    validate_updates,
+)
 from knowledge.store import DimensionMismatchError, StoreError
 from knowledge.validation import item_schema
 
@@ -211,7 +217,7 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
     def other_model(exc: DimensionMismatchError) -> Response[dict[str, Any]]:
         return error(409, str(exc))
 
-    @app.exception_handler([StoreError, EmbeddingsError])  # a list: Powertools ignores tuples
+    @app.exception_handler([StoreError, EmbeddingsError, SettingsUnavailableError])  # a list
     def unavailable(exc: Exception) -> Response[dict[str, Any]]:
         return error(503, str(exc))
 
