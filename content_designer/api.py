@@ -44,6 +44,7 @@ from pydantic import BaseModel, Field
 
 from content_designer.feedback import Feedback
 from content_designer.pages import PAGES, SECURITY_HEADERS, static_file
+from content_designer.resolver import ConcurrentRestResolver
 from content_designer.services import DesignerServices
 from knowledge.embeddings.base import EmbeddingsError
 from knowledge.items import InvalidItemError, parse_item
@@ -159,7 +160,7 @@ def _setting_json(name: str, overrides: dict[str, str]) -> dict[str, Any]:
 
 def create_app(services: DesignerServices) -> APIGatewayRestResolver:
     """The admin API over ``services`` (chat routes only when ``services.chat`` is set)."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = ConcurrentRestResolver(enable_validation=True)
 
     # --- security and errors ------------------------------------------------------------
 
@@ -197,6 +198,12 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
         if refused is not None:
             return refused
         return error(400, f"the request could not be read: {exc}")
+
+    @app.exception_handler(RecursionError)
+    def too_deep(exc: RecursionError) -> Response[dict[str, Any]]:
+        # A JSON body nested past the parser's limit (the local server refuses these before
+        # parsing; behind API Gateway they reach the parser): the client's mistake, a 400.
+        return refusal() or error(400, "the request body is nested too deeply to read")
 
     @app.exception_handler(ResponseValidationError)
     def broken_response(exc: ResponseValidationError) -> Response[dict[str, Any]]:
