@@ -39,6 +39,7 @@ from knowledge.settings import (
     REGISTRY,
     SettingError,
     Settings,
+    SettingsUnavailableError,
     close_matches,
     custom_setting,
     lookup,
@@ -310,9 +311,12 @@ def run_settings_reset(args: argparse.Namespace) -> int:
     """``qnabot settings reset [NAME]``: drop one override, or all of them."""
     repo = open_settings_repo(qnabot_home())
     if args.name is None:
-        count = len(repo.overrides())
+        try:
+            removed = f"removed {len(repo.overrides())} overrides"
+        except SettingsUnavailableError:  # a damaged file: resetting is the way out
+            removed = "replaced the unreadable settings"
         repo.remove(None)
-        print(f"removed {count} overrides; every setting has its default")
+        print(f"{removed}; every setting has its default")
         return 0
     if args.name in repo.overrides() and args.name not in REGISTRY:
         repo.remove([args.name])
@@ -375,6 +379,9 @@ def run_info(args: argparse.Namespace) -> int:
     home = qnabot_home()
     info: dict[str, Any] = {"home": str(home)}
     with _store(home) as store:
+        check = getattr(store, "check", None)
+        if check is not None:  # the whole file, so damage is reported before any number
+            check()
         kinds = Counter(item.kind for item in store.iter_items())
         index = store.index_info()
     info["items"] = {"total": sum(kinds.values()), "qna": kinds["qna"], "text": kinds["text"]}

@@ -29,7 +29,7 @@ from knowledge.backends import ConfigurationError
 from knowledge.embeddings.base import EmbeddingsError
 from knowledge.evaluation import EvalFileError
 from knowledge.importer import ImportFileError
-from knowledge.settings import SettingError
+from knowledge.settings import SettingError, SettingsUnavailableError
 from knowledge.store import DimensionMismatchError, StoreError
 
 #: The command modules, in the order their commands are listed in ``qnabot --help``.
@@ -47,6 +47,7 @@ USER_ERRORS = (
     CommandError,
     ImportFileError,
     SettingError,
+    SettingsUnavailableError,
     ConfigurationError,
     DimensionMismatchError,
     StoreError,

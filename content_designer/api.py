@@ -51,6 +51,7 @@ from content_designer.chat import display
 from content_designer.feedback import Feedback
 from content_designer.item_search import ItemQuery, find_items
 from content_designer.pages import EMBEDDABLE_HEADERS, PAGES, SECURITY_HEADERS, static_file
+from content_designer.resolver import ConcurrentRestResolver
 from content_designer.services import DesignerServices
 from fulfillment.sanitize import sanitize_ssml
 from fulfillment.sanitize import to_ssml as text_to_ssml
@@ -59,6 +60,7 @@ from knowledge.items import InvalidItemError, parse_item
 from knowledge.settings import (
     REGISTRY,
     SettingError,
+    SettingsUnavailableError,
     close_matches,
     custom_setting,
     is_custom,
@@ -192,7 +194,7 @@ def _custom_warnings(stored: dict[str, str]) -> list[str]:
 
 def create_app(services: DesignerServices) -> APIGatewayRestResolver:
     """The admin API over ``services`` (chat routes only when ``services.chat`` is set)."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = ConcurrentRestResolver(enable_validation=True)
 
     # --- security and errors ------------------------------------------------------------
 
@@ -231,6 +233,12 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
             return refused
         return error(400, f"the request could not be read: {exc}")
 
+    @app.exception_handler(RecursionError)
+    def too_deep(exc: RecursionError) -> Response[dict[str, Any]]:
+        # A JSON body nested past the parser's limit (the local server refuses these before
+        # parsing; behind API Gateway they reach the parser): the client's mistake, a 400.
+        return refusal() or error(400, "the request body is nested too deeply to read")
+
     @app.exception_handler(ResponseValidationError)
     def broken_response(exc: ResponseValidationError) -> Response[dict[str, Any]]:
         logger.error("a response did not match the OpenAPI document: %s", exc.errors())
@@ -250,7 +258,7 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
     def other_model(exc: DimensionMismatchError) -> Response[dict[str, Any]]:
         return error(409, str(exc))
 
-    @app.exception_handler([StoreError, EmbeddingsError])  # a list: Powertools ignores tuples
+    @app.exception_handler([StoreError, EmbeddingsError, SettingsUnavailableError])  # a list
     def unavailable(exc: Exception) -> Response[dict[str, Any]]:
         return error(503, str(exc))
 

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
+from knowledge.private_files import open_private_append
+
 Verdict = Literal["up", "down"]
 
 
@@ -68,7 +70,7 @@ class FileFeedbackLog:
         line = json.dumps(feedback.to_json(), ensure_ascii=False) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
+            with open_private_append(self.path) as handle:
                 handle.write(line)
         return feedback
 

@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -48,7 +46,9 @@ from content_designer.evaluation import (
 from knowledge.exporter import export_items
 from knowledge.importer import ImportFileError, import_files, open_source
 from knowledge.knowledge_base import KnowledgeBase
+from knowledge.private_files import PRIVATE_MODE, write_atomically
 from knowledge.settings import Settings
+from knowledge.store import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +192,7 @@ def _run_export(kb: KnowledgeBase, spec: JobSpec, tracker: Tracker,
     tracker.set_total(kb.store.count())
     qid_filter = str(spec.options.get("qid_filter") or "")
     count = export_items(kb.store, output, qid_filter, prefix=bool(spec.options.get("prefix")))
+    output.chmod(PRIVATE_MODE)  # under QNABOT_HOME: the owner's only, like every data file
     tracker.status.done = count
     tracker.status.counts = {"exported": count}
     return {"items": count, "download": f"jobs/{spec.id}/download"}
@@ -337,20 +338,29 @@ class LocalJobQueue:
         self._runner = runner
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qnabot-job")
         self._lock = threading.Lock()
+        # The last status of each job of this process, as JSON: what ``status`` answers even
+        # when the file could not be written (a full disk), so no job looks "running" forever.
+        self._latest: dict[str, dict[str, Any]] = {}
+        self._unsaved: dict[str, OSError] = {}
         self._fail_interrupted()
 
     def submit(self, kind: JobKind, *, upload: bytes | None = None, filename: str = "",
                options: dict[str, Any] | None = None) -> JobStatus:
         job_id = new_job_id(kind)
         folder = self.root / job_id
-        folder.mkdir(mode=0o700)
         input_file = None
-        if upload is not None:
-            input_file = folder / "upload"
-            input_file.write_bytes(upload)
-        spec = JobSpec(job_id, kind, input_file, filename or "upload", dict(options or {}))
-        status = JobStatus(job_id, kind, filename=spec.filename, options=spec.options)
-        self._save(status)
+        try:
+            folder.mkdir(mode=0o700)
+            if upload is not None:
+                input_file = folder / "upload"
+                write_atomically(input_file, upload)
+            spec = JobSpec(job_id, kind, input_file, filename or "upload", dict(options or {}))
+            status = JobStatus(job_id, kind, filename=spec.filename, options=spec.options)
+            self._write(status)
+        except OSError as exc:  # a full disk: queue nothing, leave nothing behind
+            shutil.rmtree(folder, ignore_errors=True)
+            raise StoreError(f"the {kind} job could not be queued: {exc.strerror or exc} "
+                             f"({self.root}). Free some disk space and try again.") from None
         self._executor.submit(self._run, spec, status)
         self._forget_old_jobs()
         return status
@@ -360,6 +370,9 @@ class LocalJobQueue:
         for status in self.list(limit=100_000)[MAX_KEPT_JOBS:]:
             if status.state in ("succeeded", "failed"):
                 shutil.rmtree(self.root / status.id, ignore_errors=True)
+                with self._lock:
+                    self._latest.pop(status.id, None)
+                    self._unsaved.pop(status.id, None)
 
     def _run(self, spec: JobSpec, status: JobStatus) -> None:
         try:
@@ -367,13 +380,24 @@ class LocalJobQueue:
         finally:
             if spec.input_file is not None:
                 spec.input_file.unlink(missing_ok=True)
+        unsaved = self._unsaved.get(spec.id)
+        if unsaved is not None:  # its final status is not on disk: the job failed
+            status.state, status.finished = "failed", status.finished or _now()
+            status.error = (f"the job's status could not be saved ({unsaved.strerror or unsaved}"
+                            f"), so its outcome is unknown. Free some disk space, check the "
+                            f"knowledge base (`qnabot info`), then run the job again.")
+            self._save(status)
 
     def status(self, job_id: str) -> JobStatus | None:
         if not is_job_id(job_id):
             return None
+        with self._lock:
+            latest = self._latest.get(job_id)
+        if latest is not None:
+            return JobStatus.from_json(latest)
         try:
             data = json.loads((self.root / job_id / "status.json").read_text("utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+        except (OSError, ValueError):
             return None
         return JobStatus.from_json(data)
 
@@ -408,12 +432,23 @@ class LocalJobQueue:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _save(self, status: JobStatus) -> None:
-        folder = self.root / status.id
+        """Keep ``status`` as the job's latest and write it; a failed write is remembered (the
+        job then ends failed) and logged, never raised into the job."""
         with self._lock:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".status-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(status.to_json(), handle, ensure_ascii=False)
-            os.replace(tmp, folder / "status.json")
+            self._latest[status.id] = status.to_json()
+        try:
+            self._write(status)
+        except OSError as exc:
+            logger.error("cannot save the status of job %s: %s", status.id, exc)
+            with self._lock:
+                self._unsaved[status.id] = exc
+        else:
+            with self._lock:
+                self._unsaved.pop(status.id, None)
+
+    def _write(self, status: JobStatus) -> None:
+        data = json.dumps(status.to_json(), ensure_ascii=False).encode("utf-8")
+        write_atomically(self.root / status.id / "status.json", data)
 
     def _fail_interrupted(self) -> None:
         for status in self.list(limit=10_000):

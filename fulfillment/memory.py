@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from knowledge.private_files import create_private
+
 Role = Literal["user", "assistant"]
 SECONDS_PER_DAY = 86_400
 
@@ -121,6 +123,7 @@ class SqliteUserStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(self.path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=10, check_same_thread=False,
                                    isolation_level=None)

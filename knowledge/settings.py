@@ -66,6 +66,11 @@ class SettingError(ValueError):
     """An unknown setting name, or a value that does not fit the setting's type."""
 
 
+class SettingsUnavailableError(RuntimeError):
+    """The stored settings cannot be read (a damaged file, an unreachable table): the
+    server's problem, not the caller's; the message names the store and what to do."""
+
+
 def _s(name, type_, default, category, description, **limits) -> Setting:
     return Setting(name, type_, default, category, description, **limits)
 

@@ -21,13 +21,13 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from knowledge.settings import REGISTRY, Settings, SettingsRepo
+from knowledge.settings import REGISTRY, Settings, SettingsRepo, SettingsUnavailableError
 
 NAME, VALUE, DEFAULT, CATEGORY = "SettingName", "SettingValue", "DefaultValue", "SettingCategory"
 _TRANSACTION_LIMIT = 100
 
 
-class SettingsTableError(RuntimeError):
+class SettingsTableError(SettingsUnavailableError):
     """The settings table cannot be read or written; the message names the table and the fix."""
 
 

@@ -7,12 +7,11 @@ read goes to disk, so a change made by the CLI or the designer applies on the ne
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from knowledge.settings import Settings, SettingsRepo
+from knowledge.private_files import write_atomically
+from knowledge.settings import Settings, SettingsRepo, SettingsUnavailableError
 
 
 class FileSettingsRepo(SettingsRepo):
@@ -22,14 +21,23 @@ class FileSettingsRepo(SettingsRepo):
         self.path = path
 
     def overrides(self) -> dict[str, str]:
+        """The stored overrides; raises :class:`SettingsUnavailableError` naming the file when
+        it is unreadable, not UTF-8, not JSON or not a JSON object."""
         try:
             data = json.loads(self.path.read_text("utf-8"))
         except FileNotFoundError:
             return {}
-        except (OSError, json.JSONDecodeError) as exc:
-            raise OSError(f"cannot read settings file {self.path}: {exc}. "
-                          "Fix or delete it to return to the defaults.") from exc
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or not JSON
+            raise self._unreadable(str(exc)) from None
+        if not isinstance(data, dict):
+            raise self._unreadable(f"it holds a JSON {type(data).__name__}, not an object")
+        return {str(k): str(v) for k, v in data.items()}
+
+    def _unreadable(self, why: str) -> SettingsUnavailableError:
+        return SettingsUnavailableError(
+            f"cannot read the settings file {self.path}: {why}. Fix it (it holds "
+            '{"SETTING_NAME": "value", ...}), or reset every setting to its default with '
+            "`qnabot settings reset` (no name), which rewrites it.")
 
     def save(self, values: Mapping[str, str]) -> None:
         current = self.overrides()
@@ -47,8 +55,6 @@ class FileSettingsRepo(SettingsRepo):
         return Settings.from_overrides(self.overrides())
 
     def _write(self, values: Mapping[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(dict(sorted(values.items())), handle, indent=2, ensure_ascii=False)
-        os.replace(tmp, self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        text = json.dumps(dict(sorted(values.items())), indent=2, ensure_ascii=False)
+        write_atomically(self.path, text.encode("utf-8"))

@@ -102,6 +102,9 @@ def _explain(error: ValidationError) -> FieldProblem:
         )
     if check == "minItems":
         return FieldProblem(field, f"needs at least {expected} entry")
+    if check == "maxItems":
+        return FieldProblem(field, f"has {len(value)} entries; the limit is {expected} (split "
+                                   "the item, or keep its most distinct questions)")
     if check == "type":
         wanted = expected if isinstance(expected, str) else " or ".join(expected)
         names = {"array": "list", "object": "JSON object", "integer": "whole number"}
@@ -300,6 +303,7 @@ _KEYWORDS: dict[str, Callable[[Any, dict, dict], Check]] = {
     "properties": _properties,
     "items": _items,
     "minItems": lambda n, schema, document: lambda v: not isinstance(v, list) or len(v) >= n,
+    "maxItems": lambda n, schema, document: lambda v: not isinstance(v, list) or len(v) <= n,
     "minLength": lambda n, schema, document: lambda v: not isinstance(v, str) or len(v) >= n,
     "maxLength": lambda n, schema, document: lambda v: not isinstance(v, str) or len(v) <= n,
     "pattern": _pattern,

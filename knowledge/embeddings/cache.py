@@ -37,6 +37,7 @@ from typing import Protocol
 import numpy as np
 
 from knowledge.embeddings.base import Embeddings, InputType
+from knowledge.private_files import create_private
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ class SqliteEmbeddingCache:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(self.path)
         connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS,
                                      check_same_thread=False)
         try:

@@ -58,7 +58,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +66,7 @@ import numpy as np
 
 from knowledge.client_filters import allows, client_term, filter_terms
 from knowledge.items import Item
+from knowledge.private_files import create_private
 from knowledge.store import (
     DimensionMismatchError,
     FieldMatch,
@@ -622,10 +623,13 @@ class SqliteStore:
         self._cache: dict[SearchField, _FieldVectors | _IndexedField] = {}
         self._indexes: dict[SearchField, AnnIndex] = {}  # memory-mapped, by field
         self._cache_lock = threading.Lock()
+        self._damaged: StoreError | None = None
+        self._verified = False
         # (generation, {(field, word): how many of the field's texts contain it})
         self._term_stats: tuple[int, dict[tuple[SearchField, str], int]] = (-1, {})
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(self.path)  # 0600; SQLite gives its -wal and -shm files the same
         except OSError as exc:
             raise StoreError(f"Cannot create the folder of the knowledge base {self.path}: "
                              f"{exc}. Set QNABOT_HOME to a writable folder.") from exc
@@ -686,10 +690,14 @@ class SqliteStore:
                 f"to it (waited {self.busy_timeout:g} s). Wait for the running import or "
                 f"reindex to finish, then try again.")
         if "not a database" in message or "malformed" in message or "corrupt" in message:
-            return StoreError(
-                f"{self.path} is not a readable QnABot knowledge base ({exc}). Move the file "
-                f"aside (or delete it), then import your items again; or set QNABOT_HOME to "
+            # Sticky: once seen, every later read and write of this store refuses too, so
+            # nothing reports success into a damaged file.
+            self._damaged = StoreError(
+                f"{self.path} is damaged: it is not a readable QnABot knowledge base ({exc}). "
+                f"Fix or restore it: stop QnABot, move the file aside, then restore a backup "
+                f"or import your items again (e.g. from an export); or set QNABOT_HOME to "
                 f"another folder.")
+            return self._damaged
         return StoreError(
             f"Could not {doing} the knowledge base {self.path}: {exc}. Check that the file "
             f"and its folder are writable and that the disk is not full.")
@@ -706,13 +714,17 @@ class SqliteStore:
             with self._translated("read"):
                 yield conn
             return
+        self._refuse_if_damaged()
         try:
             with self._translated("read"):
                 conn.execute("BEGIN")
                 yield conn
         finally:
+            # A read-only transaction: ending it never writes, and an error here must not
+            # replace the one that ended the read.
             if conn.in_transaction:
-                conn.execute("COMMIT")
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
 
     @contextmanager
     def _translated(self, doing: str) -> Iterator[None]:
@@ -734,10 +746,13 @@ class SqliteStore:
         if conn.in_transaction:
             raise StoreError(f"A write to {self.path} is already running in this thread; "
                              f"finish it before starting another.")
+        self._refuse_if_damaged()
         with self._translated("write to"):
             conn.execute("BEGIN IMMEDIATE")
         self._local.writing = True
         try:
+            if not self._verified:
+                self._verify(conn)
             yield conn
             with self._translated("write to"):
                 conn.execute("UPDATE meta SET generation = generation + 1 WHERE id = 1")
@@ -751,7 +766,42 @@ class SqliteStore:
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            with suppress(sqlite3.Error):  # keep the error that made us roll back
+                conn.execute("ROLLBACK")
+
+    def _refuse_if_damaged(self) -> None:
+        if self._damaged is not None:
+            raise self._damaged
+
+    def _verify(self, conn: sqlite3.Connection) -> None:
+        """Check the whole file (``PRAGMA quick_check``) before this process first writes.
+
+        Damage in pages a write does not touch goes unnoticed by SQLite, so without this an
+        import would report success into a damaged file. About a second per GB, once.
+        """
+        with self._translated("check"):
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise self._error(sqlite3.DatabaseError(
+                "database disk image is malformed: " + "; ".join(problems)), "check")
+        self._verified = True
+
+    def check(self) -> None:
+        """Raise :class:`StoreError` (the "fix or restore" message) if the file is damaged.
+
+        Example:
+            >>> store.check()  # doctest: +SKIP
+        """
+        self._refuse_if_damaged()
+        conn = self._connection()
+        if conn.in_transaction:
+            return
+        with self._translated("check"):
+            conn.execute("BEGIN")
+        try:
+            self._verify(conn)
+        finally:
+            self._rollback(conn)
 
     def close(self) -> None:
         """Close every connection this store opened (in any thread)."""

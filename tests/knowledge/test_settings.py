@@ -2,7 +2,14 @@
 
 import pytest
 
-from knowledge.settings import REGISTRY, SettingError, Settings, lookup, validate_updates
+from knowledge.settings import (
+    REGISTRY,
+    SettingError,
+    Settings,
+    SettingsUnavailableError,
+    lookup,
+    validate_updates,
+)
 from knowledge.settings_file import FileSettingsRepo
 
 
@@ -76,5 +83,5 @@ def test_file_repo_persists_resets_and_keeps_custom_settings(tmp_path):
 def test_a_corrupt_settings_file_gives_a_clear_error(tmp_path):
     path = tmp_path / "settings.json"
     path.write_text("{not json")
-    with pytest.raises(OSError, match="Fix or delete it"):
+    with pytest.raises(SettingsUnavailableError, match="settings.json.*Fix it.*reset"):
         FileSettingsRepo(path).overrides()
