@@ -67,6 +67,7 @@ class FulfillmentService:
         from fulfillment.knowledge_base_retrieval import BedrockKnowledgeBaseRetriever
         from fulfillment.llm import open_llm
         from fulfillment.memory import Memory, open_user_store
+        from fulfillment.multilanguage import open_languages
         from fulfillment.pii import ComprehendPiiDetector
         from fulfillment.pipeline import Services, TurnPipeline
         from fulfillment.s3_urls import S3UrlSigner
@@ -74,15 +75,17 @@ class FulfillmentService:
         from knowledge.home import qnabot_home
 
         home = qnabot_home()
+        llm = open_llm()
         services = Services(
             kb=open_knowledge_base(home),
-            llm=open_llm(),
+            llm=llm,
             memory=Memory(open_user_store(home)),
             retrievers={"kendra": KendraRetriever(),
                         "knowledge_base": BedrockKnowledgeBaseRetriever()},
             hooks=LambdaHookInvoker(),
             pii=ComprehendPiiDetector(),
             guard=GuardSelector(home / "guardrails"),
+            languages=open_languages(llm),
             # thumbs up/down: the designer's feedback log locally; in Lambda a metrics sink
             # (Firehose) is the AWS side's, so none is wired here yet
             feedback=None if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else

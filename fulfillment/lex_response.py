@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from fulfillment.model import Answer, Request, ResponseCard, TurnResult
@@ -97,6 +98,23 @@ def _previous_qids(request: Request) -> list[str]:
     return stack[-10:]
 
 
+#: ``qnabotcontext`` entries that carry over from turn to turn: the user's language.
+LANGUAGE_KEYS = ("userPreferredLocale", "userLocale")
+
+
+def _parsed(value: Any) -> Mapping[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, Mapping) else {}
+
+
+def _language(context: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: context[key] for key in LANGUAGE_KEYS if isinstance(context.get(key), str)}
+
+
 def session_attributes(turn: TurnResult) -> dict[str, str]:
     """Every session attribute of the response, as strings."""
     request, answer = turn.request, turn.answer
@@ -104,10 +122,13 @@ def session_attributes(turn: TurnResult) -> dict[str, str]:
                   if k not in OWN_ATTRIBUTES}
     attributes.update({k: str(v) for k, v in answer.session_attributes.items()})
     context = {
+        **_language(request.context),  # the user's language lasts the session
         "previous": {"qid": answer.qid or "", "q": request.transcript},
         "navigation": {"next": answer.next_qid, "previous": _previous_qids(request)},
         "topic": turn.topic,
         **answer.context,
+        # a template's setLang or resetLang on this turn has the last word
+        **_language(_parsed(answer.session_attributes.get("qnabotcontext"))),
     }
     app_context: dict[str, Any] = {"altMessages": {"markdown": answer.markdown,
                                                    "ssml": answer.ssml}}

@@ -166,6 +166,8 @@ class TurnDebug:
     hook: str = ""
     pii_rejected: bool = False  # the question carried PII: it is not logged or kept
     guardrail: list[str] = field(default_factory=list)  # what the guardrails found, per step
+    language: str = ""  # the turn's language, with ENABLE_MULTI_LANGUAGE_SUPPORT
+    translated_question: str = ""  # the question in the knowledge base's language
     chained: list[str] = field(default_factory=list)  # qids joined by conditional chaining
     dialog: str = ""  # the dialog that answered: elicit response, bot routing, quiz
 
@@ -182,6 +184,8 @@ class TurnDebug:
             "hook": self.hook,
             "pii_rejected": self.pii_rejected,
             "guardrail": list(self.guardrail),
+            "language": self.language,
+            "translated_question": self.translated_question,
             "chained": list(self.chained),
             "dialog": self.dialog,
         }

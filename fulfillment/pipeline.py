@@ -50,6 +50,7 @@ from fulfillment.hooks import HookError, HookInvoker, apply_hook_reply, hook_dec
 from fulfillment.llm.base import LLM, Generation, LLMError, LLMTimeout, Prompt, generate_within
 from fulfillment.memory import ChatMessage, Memory, UserRecord
 from fulfillment.model import Answer, Citation, LlmCall, Request, TurnDebug, TurnResult
+from fulfillment.multilanguage import MultiLanguage
 from fulfillment.pii import DEFAULT_REJECTION, PiiDetector, PiiError
 from fulfillment.prompts import ContextPassage, fit_qa_prompt, rewrite_prompt
 from fulfillment.retrieval import RetrievalError, RetrievedPassage, Retriever
@@ -86,6 +87,7 @@ class Services:
     hooks: HookInvoker | None = None
     pii: PiiDetector | None = None
     guard: guardrails.Guard | None = None
+    languages: MultiLanguage | None = None  # with ENABLE_MULTI_LANGUAGE_SUPPORT
     #: Conversation ports (:mod:`fulfillment.conversation`); None means the defaults: local
     #: response bots (Lex for those the environment maps), Lex/Lambda specialty bots.
     response_bots: Any = None
@@ -109,6 +111,8 @@ class TurnState:
     item: Item | None = None  # the item answered, if any
     user: UserRecord | None = None  # the users-table record before this turn
     pii_rejected: bool = False  # the question carried PII: not kept, not logged
+    locale: str = ""  # the turn's language, with ENABLE_MULTI_LANGUAGE_SUPPORT
+    locale_context: dict[str, Any] = field(default_factory=dict)  # kept in qnabotcontext
     started: float = field(default_factory=time.perf_counter)
     time_left: float | None = None  # what the caller (Lambda) allows this turn, in seconds
     _search: SearchResult | None = None
@@ -435,6 +439,8 @@ class TurnPipeline:
             state.item = None
             answer = self._error_answer(state)
         answer = self._fill_templates(state, self._run_hook(state, answer))
+        if self.services.languages is not None:
+            answer = self.services.languages.localize(state, answer)
         answer = self._guard_answer(state, answer)
         self._remember(state, answer)
         answer = render.finish(answer, debug_line=self._debug_line(state, answer))
@@ -457,6 +463,8 @@ class TurnPipeline:
         rejection = self._reject_pii(state)
         if rejection is not None:
             return rejection
+        if self.services.languages is not None:
+            self.services.languages.prepare(state)
         state.history = self._history(state)
         for dialog in self.dialogs:  # a dialog an earlier answer opened takes the turn
             answer = dialog.answer(state)
@@ -570,11 +578,21 @@ class TurnPipeline:
             original_question=state.question,
             previous_question=previous.get("q", "") if isinstance(previous, Mapping) else "",
             matched_question=item.questions[0] if item.questions else "",
-            session=current_session(request, answer), slots=request.slots,
+            session=self._template_session(state, answer), slots=request.slots,
             settings=state.settings.all_text(), client_type=client_type(request),
             locale=request.locale, input_transcript=request.transcript,
             sign_url=self.services.url_signer)
         return render_answer(answer, Renderer(context))
+
+    @staticmethod
+    def _template_session(state: TurnState, answer: Answer) -> dict[str, Any]:
+        """The session templates see: this turn's language included (``ifLang``)."""
+        session = current_session(state.request, answer)
+        if state.locale_context:
+            context = session.get("qnabotcontext")
+            session["qnabotcontext"] = {**(context if isinstance(context, Mapping) else {}),
+                                        **state.locale_context}
+        return session
 
     def _direct(self, state: TurnState) -> Answer | None:
         """``QID-INTENT-<qid>`` or ``QID::<qid>``: that item, without searching."""

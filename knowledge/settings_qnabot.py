@@ -40,8 +40,6 @@ def _q(name: str, default: str, type_: QnABotType = "str", note: str = "") -> Qn
 
 _COMPREHEND = "Amazon Comprehend keyword detection is not used: matching is hybrid " \
               "(embeddings plus BM25 keywords)."
-_TRANSLATE = "Multi-language translation (Amazon Translate) is not implemented; answer in each " \
-             "language with ifLang/defaultLang templates or one bot locale per language."
 _KENDRA_FAQ = "Kendra FAQ sync is not implemented: items are matched by this knowledge base."
 _WEB_INDEXER = "The Kendra web crawler is not deployed; crawl with a Kendra data source."
 _ALEXA = "Alexa skills are not supported (Amazon Lex V2 only)."
@@ -81,9 +79,9 @@ QNABOT_SETTINGS: tuple[QnABotSetting, ...] = (
     _q("ES_SCORE_ANSWER_FIELD", "false", "bool"),
     _q("ES_SCORE_TEXT_ITEM_PASSAGES", "true", "bool"),
     _q("ENABLE_SENTIMENT_SUPPORT", "true", "bool", _SENTIMENT),
-    _q("ENABLE_MULTI_LANGUAGE_SUPPORT", "false", "bool", _TRANSLATE),
-    _q("ENABLE_CUSTOM_TERMINOLOGY", "false", "bool", _TRANSLATE),
-    _q("MINIMUM_CONFIDENCE_SCORE", "0.6", "float", _TRANSLATE),
+    _q("ENABLE_MULTI_LANGUAGE_SUPPORT", "false", "bool"),
+    _q("ENABLE_CUSTOM_TERMINOLOGY", "false", "bool"),
+    _q("MINIMUM_CONFIDENCE_SCORE", "0.6", "float"),
     _q("ALT_SEARCH_KENDRA_FALLBACK_CONFIDENCE_SCORE", "HIGH"),
     _q("ALT_SEARCH_KENDRA_FAQ_CONFIDENCE_SCORE", "HIGH", "str", _KENDRA_FAQ),
     _q("ALT_SEARCH_KENDRA_S3_SIGNED_URLS", "true", "bool",
@@ -223,8 +221,7 @@ QNABOT_SETTINGS: tuple[QnABotSetting, ...] = (
     _q("BEDROCK_GUARDRAIL_VERSION", ""),
     _q("FALLBACK_ORDER", "KENDRA-FIRST", "list"),
     # QnABot's private settings, set from stack parameters.
-    _q("NATIVE_LANGUAGE", "English", "str",
-       "One language per bot locale; the embeddings model decides what languages match."),
+    _q("NATIVE_LANGUAGE", "English", "str"),
     _q("EMBEDDINGS_MODEL_ID", "", "str", _FROM_ENV + " (EMBEDDINGS_BEDROCK_MODEL_ID)"),
     _q("LLM_API", "BEDROCK", "str", _FROM_ENV + " (LLM_API)"),
     _q("LLM_MODEL_ID", "anthropic.claude-3-haiku-20240307-v1:0"),
