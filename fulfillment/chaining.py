@@ -149,6 +149,9 @@ def follow_rule(state: TurnState, answer: Answer, rule: str) -> Answer | None:
     if item is None:
         state.debug.degraded.append(f"chaining: no item found for {question!r}")
         return None
+    if not state.chain and state.item is not None:
+        state.chain.append(state.item)
+    state.chain.append(item)
     state.item = item
     state.debug.chained.append(item.qid)
     return merge_answers(answer, item_answer(item, "qna", answer.score))

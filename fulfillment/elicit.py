@@ -21,6 +21,7 @@ Smith" -> "Is John Smith correct (Yes/No)?"; "yes" -> "OK. Hi John. Now tell me 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 #: The ``qnabotcontext`` entry holding an open elicit-response dialog (QnABot's name).
 CONTEXT_KEY = "elicitResponse"
+_TAGS = re.compile(r"</?[^>]+>")
 _CONFIRM_CARD = ResponseCard("Info", buttons=(CardButton("Yes", "Yes"), CardButton("No", "No")))
 
 
@@ -94,6 +96,9 @@ class ElicitStage:
         else:  # ElicitSlot, ElicitIntent: the bot asks again
             answer.text = message or settings.get("ELICIT_RESPONSE_RETRY_MESSAGE")
         answer.text = answer.text or settings.get("ELICIT_RESPONSE_DEFAULT_MSG")
+        if "<speak>" in answer.text:  # a Lex bot's SSML prompt: spoken as SSML, shown as text
+            ssml = answer.text if "</speak>" in answer.text else f"{answer.text}</speak>"
+            answer.text, answer.ssml = _TAGS.sub("", answer.text).strip(), ssml
         if keep_open:
             answer.context[CONTEXT_KEY] = {**dialog, "progress": outcome, "botState": bot_state}
             return answer

@@ -102,6 +102,7 @@ class TurnState:
     search_string: str = ""  # what the knowledge base is searched with
     debug: TurnDebug = field(default_factory=TurnDebug)
     item: Item | None = None  # the item answered, if any
+    chain: list[Item] = field(default_factory=list)  # items joined by chaining, in order
     user: UserRecord | None = None  # the users-table record before this turn
     pii_rejected: bool = False  # the question carried PII: not kept, not logged
     started: float = field(default_factory=time.perf_counter)
@@ -569,9 +570,15 @@ class TurnPipeline:
         return Answer(text=state.settings.get("ERRORMESSAGE"), source="error")
 
     def _run_hook(self, state: TurnState, answer: Answer) -> Answer:
-        item = state.item
-        if item is None or not item.lambda_hook or answer.qid != item.qid:
+        final = state.item
+        if final is None or answer.qid != final.qid:
             return answer
+        for item in state.chain or [final]:  # as QnABot: each chained item's hook, in order
+            if item.lambda_hook:
+                answer = self._run_one_hook(state, item, answer)
+        return answer
+
+    def _run_one_hook(self, state: TurnState, item: Item, answer: Answer) -> Answer:
         builtin = self.builtin_hooks.find(item.lambda_hook)
         if builtin is not None:
             state.debug.hook = f"ran built-in {item.lambda_hook}"
