@@ -82,6 +82,12 @@ def feedback(state: TurnState, item: Item, answer: Answer, sink: FeedbackSink | 
     return answer
 
 
+def _history(context: Mapping[str, Any]) -> list[str]:
+    """The qids answered before, from ``qnabotcontext.navigation.previous`` (latest last)."""
+    value = get_path(context, "navigation.previous", [])
+    return [q for q in value if isinstance(q, str)] if isinstance(value, list) else []
+
+
 def _navigated(state: TurnState, target: Item, navigation: dict[str, Any]) -> Answer:
     state.item = target
     answer = item_answer(target, "qna", 1.0)
@@ -106,8 +112,7 @@ def next_item(state: TurnState, item: Item, answer: Answer) -> Answer:
         following else None
     if target is None or target.kind != "qna":
         return _stay(state, answer, "guided navigation: the previous answer has no next item")
-    stack = [q for q in get_path(request.context, "navigation.previous", []) or []
-             if isinstance(q, str)]
+    stack = _history(request.context)
     previous_qid = get_path(request.context, "previous.qid", "")
     if isinstance(previous_qid, str) and previous_qid and (not stack or stack[-1] != previous_qid):
         stack.append(previous_qid)
@@ -117,8 +122,7 @@ def next_item(state: TurnState, item: Item, answer: Answer) -> Answer:
 
 def previous_item(state: TurnState, item: Item, answer: Answer) -> Answer:
     """The item answered before the previous one, along the navigation history."""
-    stack = [q for q in get_path(state.request.context, "navigation.previous", []) or []
-             if isinstance(q, str)]
+    stack = _history(state.request.context)
     target = state.services.kb.store.get(stack[-1]) if stack else None
     if target is None or target.kind != "qna":
         return _stay(state, answer, "guided navigation: there is no previous item")

@@ -94,7 +94,9 @@ def _previous_qids(request: Request) -> list[str]:
     """QnABot's navigation stack: the qids answered before this turn, latest last (at most 10)."""
     context = request.context
     navigation = context.get("navigation") if isinstance(context.get("navigation"), dict) else {}
-    stack = [q for q in navigation.get("previous") or [] if isinstance(q, str)]
+    previous_qids = navigation.get("previous")
+    stack = [q for q in previous_qids if isinstance(q, str)] \
+        if isinstance(previous_qids, list) else []
     previous = context.get("previous") if isinstance(context.get("previous"), dict) else {}
     if isinstance(previous.get("qid"), str) and previous["qid"]:
         stack.append(previous["qid"])
