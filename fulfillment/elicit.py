@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fulfillment.chaining import follow_rule
+from fulfillment.lex_event import ACCEPT_CONTENT_TYPES
 from fulfillment.model import Answer, CardButton, ResponseCard
 from fulfillment.pipeline import TurnState
 from fulfillment.response_bots import ResponseBotError, ResponseBots
@@ -37,6 +38,17 @@ log = logging.getLogger(__name__)
 CONTEXT_KEY = "elicitResponse"
 _TAGS = re.compile(r"</?[^>]+>")
 _CONFIRM_CARD = ResponseCard("Info", buttons=(CardButton("Yes", "Yes"), CardButton("No", "No")))
+
+
+def keypad_confirmation(state: TurnState, bot: str, progress: str) -> str:
+    """The reply, with Amazon Connect's keypad answers to "Is X correct?" made words, as
+    QnABot does for callers: 1 (or "one", "correct") is Yes, 2 (or "two") is No."""
+    reply = state.question
+    from_connect = ACCEPT_CONTENT_TYPES in state.request.request_attributes
+    if not from_connect or progress != "ConfirmIntent" or bot in ("QNAYesNo", "QNAYesNoExit"):
+        return reply
+    word = reply.strip().lower()
+    return "Yes" if word in ("1", "one", "correct") else "No" if word in ("2", "two") else reply
 
 
 class ElicitStage:
@@ -58,10 +70,10 @@ class ElicitStage:
         settings = state.settings
         try:
             kept = dialog.get("botState")
+            progress = str(dialog.get("progress") or "")
             turn = self.bots.recognize(
-                bot, state.question, user_id=state.request.user_id,
-                state=kept if isinstance(kept, Mapping) else {},
-                progress=str(dialog.get("progress") or ""))
+                bot, keypad_confirmation(state, bot, progress), user_id=state.request.user_id,
+                state=kept if isinstance(kept, Mapping) else {}, progress=progress)
             outcome, message, slots, bot_state = (turn.dialog_state, turn.message,
                                                   turn.slots, turn.state)
         except ResponseBotError as exc:

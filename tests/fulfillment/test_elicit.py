@@ -39,3 +39,19 @@ def test_an_ssml_prompt_is_spoken_on_voice_and_plain_in_text(tmp_path, settings)
     assert turn.answer.ssml.endswith("</speak>")
     message = build_response(turn)["messages"][0]
     assert message["contentType"] == "SSML" and "say-as" in message["content"]
+
+
+def test_a_caller_confirms_with_the_keypad_as_in_qnabot(tmp_path, settings):
+    bots = SpeakingBots()
+    pipeline = make_pipeline(build_kb(tmp_path / "k.sqlite", [PIN_ITEM], fixtures=False))
+    pipeline.services.response_bots = bots
+    pipeline = type(pipeline)(pipeline.services)
+    connect = {"x-amz-lex:accept-content-types": "PlainText,SSML"}
+    waiting = {"qnabotcontext": {"elicitResponse": {
+        "responsebot": "QNAPin", "namespace": "pin", "progress": "ConfirmIntent"}}}
+    for pressed, heard in (("1", "Yes"), ("two", "No"), ("1234", "1234")):
+        pipeline.run(Request("s1", pressed, request_attributes=connect,
+                             session_attributes=waiting), settings)
+        assert bots.calls[-1][1] == heard
+    pipeline.run(Request("s1", "1", session_attributes=waiting), settings)  # web chat: as typed
+    assert bots.calls[-1][1] == "1"
