@@ -41,7 +41,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fulfillment import query_rewrite, render
 from fulfillment.hooks import HookError, HookInvoker, apply_hook_reply, hook_decision, hook_payload
@@ -59,6 +59,11 @@ from knowledge.knowledge_base import KnowledgeBase
 from knowledge.matching import Hit, SearchResult
 from knowledge.settings import Settings
 from knowledge.store import SearchField
+
+if TYPE_CHECKING:  # the conversation modules build on this one
+    from fulfillment.builtin_hooks import FeedbackSink
+    from fulfillment.response_bots import ResponseBots
+    from fulfillment.routing import SpecialtyBots
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +89,9 @@ class Services:
     pii: PiiDetector | None = None
     #: Conversation ports (:mod:`fulfillment.conversation`); None means the defaults: local
     #: response bots (Lex for those the environment maps), Lex/Lambda specialty bots.
-    response_bots: Any = None
-    specialty_bots: Any = None
-    feedback: Any = None  # where thumbs up/down go (``record_feedback(record)``)
+    response_bots: ResponseBots | None = None
+    specialty_bots: SpecialtyBots | None = None
+    feedback: FeedbackSink | None = None  # where thumbs up/down go
 
 
 @dataclass
