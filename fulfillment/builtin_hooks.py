@@ -57,14 +57,19 @@ def feedback(state: TurnState, item: Item, answer: Answer, sink: FeedbackSink | 
     verdict = (item.lambda_args[0] if item.lambda_args else "correct").strip().lower()
     previous = context_entry(request, "previous")
     said = next((m.text for m in reversed(state.history) if m.role != "user"), "")
-    record = {
+    question = str(previous.get("q") or "")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    record = {  # the designer's feedback fields, and QnABot's (utterance, feedback, datetime)
         "session_id": request.session_id,
+        "sessionId": request.session_id,
         "qid": str(previous.get("qid") or ""),
-        "question": str(previous.get("q") or ""),
+        "question": question,
+        "utterance": question,
         "verdict": "down" if verdict == "incorrect" else "up",
-        "answer": said,
         "feedback": verdict,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "answer": said,
+        "time": now,
+        "datetime": now,
     }
     if sink is None:
         state.debug.hook = "feedback not recorded: no feedback sink configured"
