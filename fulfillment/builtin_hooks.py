@@ -57,14 +57,19 @@ def feedback(state: TurnState, item: Item, answer: Answer, sink: FeedbackSink | 
     verdict = (item.lambda_args[0] if item.lambda_args else "correct").strip().lower()
     previous = context_entry(request, "previous")
     said = next((m.text for m in reversed(state.history) if m.role != "user"), "")
-    record = {
+    question = str(previous.get("q") or "")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    record = {  # the designer's feedback fields, and QnABot's (utterance, feedback, datetime)
         "session_id": request.session_id,
+        "sessionId": request.session_id,
         "qid": str(previous.get("qid") or ""),
-        "question": str(previous.get("q") or ""),
+        "question": question,
+        "utterance": question,
         "verdict": "down" if verdict == "incorrect" else "up",
-        "answer": said,
         "feedback": verdict,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "answer": said,
+        "time": now,
+        "datetime": now,
     }
     if sink is None:
         state.debug.hook = "feedback not recorded: no feedback sink configured"
@@ -80,6 +85,12 @@ def feedback(state: TurnState, item: Item, answer: Answer, sink: FeedbackSink | 
     if navigation:
         answer.context["navigation"] = navigation
     return answer
+
+
+def _history(context: Mapping[str, Any]) -> list[str]:
+    """The qids answered before, from ``qnabotcontext.navigation.previous`` (latest last)."""
+    value = get_path(context, "navigation.previous", [])
+    return [q for q in value if isinstance(q, str)] if isinstance(value, list) else []
 
 
 def _navigated(state: TurnState, target: Item, navigation: dict[str, Any]) -> Answer:
@@ -106,8 +117,7 @@ def next_item(state: TurnState, item: Item, answer: Answer) -> Answer:
         following else None
     if target is None or target.kind != "qna":
         return _stay(state, answer, "guided navigation: the previous answer has no next item")
-    stack = [q for q in get_path(request.context, "navigation.previous", []) or []
-             if isinstance(q, str)]
+    stack = _history(request.context)
     previous_qid = get_path(request.context, "previous.qid", "")
     if isinstance(previous_qid, str) and previous_qid and (not stack or stack[-1] != previous_qid):
         stack.append(previous_qid)
@@ -117,8 +127,7 @@ def next_item(state: TurnState, item: Item, answer: Answer) -> Answer:
 
 def previous_item(state: TurnState, item: Item, answer: Answer) -> Answer:
     """The item answered before the previous one, along the navigation history."""
-    stack = [q for q in get_path(state.request.context, "navigation.previous", []) or []
-             if isinstance(q, str)]
+    stack = _history(state.request.context)
     target = state.services.kb.store.get(stack[-1]) if stack else None
     if target is None or target.kind != "qna":
         return _stay(state, answer, "guided navigation: there is no previous item")

@@ -31,7 +31,12 @@ from fulfillment import query_rewrite
 from fulfillment.expressions import ExpressionError, evaluate, to_question
 from fulfillment.hooks import HookError, hook_decision, hook_payload
 from fulfillment.model import Answer
-from fulfillment.pipeline import TurnState, find_item_by_question, item_answer
+from fulfillment.pipeline import (
+    CLIENT_FILTER_ATTRIBUTE,
+    TurnState,
+    find_item_by_question,
+    item_answer,
+)
 from fulfillment.session import current_session, get_path
 from knowledge.items import Item
 from knowledge.store import SearchField
@@ -113,7 +118,9 @@ def find_chained_item(state: TurnState, question: str) -> Item | None:
     item = find_item_by_question(kb, question)
     if item is not None and item.kind == "qna":
         return item
-    best = kb.search(question, state.settings).best
+    client_filter = state.request.session_attributes.get(CLIENT_FILTER_ATTRIBUTE)
+    best = kb.search(question, state.settings,
+                     client_filter=client_filter if isinstance(client_filter, str) else None).best
     if best is not None and best.stage != SearchField.PASSAGES and best.item.kind == "qna":
         return best.item
     return None
@@ -149,6 +156,9 @@ def follow_rule(state: TurnState, answer: Answer, rule: str) -> Answer | None:
     if item is None:
         state.debug.degraded.append(f"chaining: no item found for {question!r}")
         return None
+    if not state.chain and state.item is not None:
+        state.chain.append(state.item)
+    state.chain.append(item)
     state.item = item
     state.debug.chained.append(item.qid)
     return merge_answers(answer, item_answer(item, "qna", answer.score))

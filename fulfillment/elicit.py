@@ -21,10 +21,12 @@ Smith" -> "Is John Smith correct (Yes/No)?"; "yes" -> "OK. Hi John. Now tell me 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from fulfillment.chaining import follow_rule
+from fulfillment.lex_event import ACCEPT_CONTENT_TYPES
 from fulfillment.model import Answer, CardButton, ResponseCard
 from fulfillment.pipeline import TurnState
 from fulfillment.response_bots import ResponseBotError, ResponseBots
@@ -34,7 +36,19 @@ log = logging.getLogger(__name__)
 
 #: The ``qnabotcontext`` entry holding an open elicit-response dialog (QnABot's name).
 CONTEXT_KEY = "elicitResponse"
+_TAGS = re.compile(r"</?[^>]+>")
 _CONFIRM_CARD = ResponseCard("Info", buttons=(CardButton("Yes", "Yes"), CardButton("No", "No")))
+
+
+def keypad_confirmation(state: TurnState, bot: str, progress: str) -> str:
+    """The reply, with Amazon Connect's keypad answers to "Is X correct?" made words, as
+    QnABot does for callers: 1 (or "one", "correct") is Yes, 2 (or "two") is No."""
+    reply = state.question
+    from_connect = ACCEPT_CONTENT_TYPES in state.request.request_attributes
+    if not from_connect or progress != "ConfirmIntent" or bot in ("QNAYesNo", "QNAYesNoExit"):
+        return reply
+    word = reply.strip().lower()
+    return "Yes" if word in ("1", "one", "correct") else "No" if word in ("2", "two") else reply
 
 
 class ElicitStage:
@@ -56,10 +70,10 @@ class ElicitStage:
         settings = state.settings
         try:
             kept = dialog.get("botState")
+            progress = str(dialog.get("progress") or "")
             turn = self.bots.recognize(
-                bot, state.question, user_id=state.request.user_id,
-                state=kept if isinstance(kept, Mapping) else {},
-                progress=str(dialog.get("progress") or ""))
+                bot, keypad_confirmation(state, bot, progress), user_id=state.request.user_id,
+                state=kept if isinstance(kept, Mapping) else {}, progress=progress)
             outcome, message, slots, bot_state = (turn.dialog_state, turn.message,
                                                   turn.slots, turn.state)
         except ResponseBotError as exc:
@@ -94,6 +108,9 @@ class ElicitStage:
         else:  # ElicitSlot, ElicitIntent: the bot asks again
             answer.text = message or settings.get("ELICIT_RESPONSE_RETRY_MESSAGE")
         answer.text = answer.text or settings.get("ELICIT_RESPONSE_DEFAULT_MSG")
+        if "<speak>" in answer.text:  # a Lex bot's SSML prompt: spoken as SSML, shown as text
+            ssml = answer.text if "</speak>" in answer.text else f"{answer.text}</speak>"
+            answer.text, answer.ssml = _TAGS.sub("", answer.text).strip(), ssml
         if keep_open:
             answer.context[CONTEXT_KEY] = {**dialog, "progress": outcome, "botState": bot_state}
             return answer

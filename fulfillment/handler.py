@@ -228,6 +228,8 @@ def log_turn(turn: TurnResult, settings: Settings) -> None:
             "llm_output_tokens": sum(c.output_tokens for c in debug.llm_calls),
             "llm": [c.to_json() for c in debug.llm_calls],
             "hook": debug.hook,
+            "dialog": debug.dialog,
+            "chained": list(debug.chained),
             "pii_rejected": debug.pii_rejected,
             "degraded": [redact(d) for d in debug.degraded],
         },

@@ -4,8 +4,9 @@ Rules (issue 7's security rules, stricter than QnABot):
 
 * only an item's ``l`` names a hook; nothing a user or a session attribute sends can;
 * the function name (the name part of an ARN) must start with ``LAMBDA_HOOK_FUNCTION_PREFIX``;
-* QnABot's built-in hooks (``QNA:...``) are not invoked: the item's own answer is given and a
-  log line says so.
+* QnABot's built-in hooks (``QNA:...``) are never invoked as Lambdas: the known ones are played
+  in process (:mod:`fulfillment.builtin_hooks`); for the others the item's own answer is
+  given and a log line says so.
 
 The contract is QnABot's: the function receives ``{"req": ..., "res": ...}`` and returns it,
 possibly with ``res.message``, ``res.session``, ``res.card`` or ``res.result.alt`` changed.

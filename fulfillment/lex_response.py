@@ -1,6 +1,8 @@
 """A finished turn -> the Amazon Lex V2 code-hook response, as Lex and QnABot's clients read it.
 
-* ``sessionState.dialogAction.type`` is ``Close`` and the intent is ``Fulfilled``;
+* ``sessionState.dialogAction.type`` is ``Close`` and the intent is ``Fulfilled`` (while an
+  elicited response or a specialty bot awaits the reply: ``ElicitIntent``, ``QnaIntent``
+  in progress, as QnABot answers);
 * ``messages``: the answer as ``PlainText`` (or ``SSML`` when the client accepts it), cut into
   messages of at most 1000 characters (Lex's limit), then an ``ImageResponseCard``;
 * ``sessionAttributes`` (every value a string): the incoming ones, the item's ``sa``,
@@ -24,6 +26,8 @@ from typing import Any
 from fulfillment.model import Answer, Request, ResponseCard, TurnResult
 
 MAX_MESSAGE_CHARS = 1000
+#: The intent QnABot's bot has for every question (``bot.definition.QNA_INTENT``).
+QNA_INTENT = "QnaIntent"
 #: Session attributes the bot owns; incoming values are replaced, never trusted.
 OWN_ATTRIBUTES = ("qnabot_qid", "qnabot_gotanswer", "qnabotcontext", "topic", "appContext")
 
@@ -91,7 +95,9 @@ def _previous_qids(request: Request) -> list[str]:
     """QnABot's navigation stack: the qids answered before this turn, latest last (at most 10)."""
     context = request.context
     navigation = context.get("navigation") if isinstance(context.get("navigation"), dict) else {}
-    stack = [q for q in navigation.get("previous") or [] if isinstance(q, str)]
+    previous_qids = navigation.get("previous")
+    stack = [q for q in previous_qids if isinstance(q, str)] \
+        if isinstance(previous_qids, list) else []
     previous = context.get("previous") if isinstance(context.get("previous"), dict) else {}
     if isinstance(previous.get("qid"), str) and previous["qid"]:
         stack.append(previous["qid"])
@@ -144,19 +150,31 @@ def session_attributes(turn: TurnResult) -> dict[str, str]:
     return attributes
 
 
+def waits_for_reply(answer: Answer) -> bool:
+    """True when the answer asks for a reply another bot reads (an elicited response or a
+    specialty bot): QnABot then keeps the dialog open with ``ElicitIntent``."""
+    elicit = answer.context.get("elicitResponse")
+    return bool(isinstance(elicit, dict) and elicit.get("responsebot") or
+                answer.context.get("specialtyBot"))
+
+
 def build_response(turn: TurnResult) -> dict[str, Any]:
-    """The Lex V2 response that closes the turn with the answer."""
+    """The Lex V2 response: it closes the turn with the answer, or (while a reply is awaited)
+    elicits the next utterance, as QnABot does, so voice channels keep listening."""
     request = turn.request
+    if waits_for_reply(turn.answer):
+        dialog = {"type": "ElicitIntent"}
+        intent = {"name": QNA_INTENT, "slots": {}, "state": "InProgress",
+                  "confirmationState": "None"}
+    else:
+        dialog = {"type": "Close"}
+        intent = {"name": request.intent_name, "slots": dict(request.slots),
+                  "state": "Fulfilled", "confirmationState": "None"}
     return {
         "sessionState": {
             "sessionAttributes": session_attributes(turn),
-            "dialogAction": {"type": "Close"},
-            "intent": {
-                "name": request.intent_name,
-                "slots": dict(request.slots),
-                "state": "Fulfilled",
-                "confirmationState": "None",
-            },
+            "dialogAction": dialog,
+            "intent": intent,
         },
         "messages": _messages(request, turn.answer),
         "requestAttributes": dict(request.request_attributes),

@@ -43,7 +43,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fulfillment import guardrails, query_rewrite, render
 from fulfillment.hooks import HookError, HookInvoker, apply_hook_reply, hook_decision, hook_payload
@@ -63,6 +63,11 @@ from knowledge.knowledge_base import KnowledgeBase
 from knowledge.matching import Hit, SearchResult
 from knowledge.settings import Settings
 from knowledge.store import SearchField
+
+if TYPE_CHECKING:  # the conversation modules build on this one
+    from fulfillment.builtin_hooks import FeedbackSink
+    from fulfillment.response_bots import ResponseBots
+    from fulfillment.routing import SpecialtyBots
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +95,9 @@ class Services:
     languages: MultiLanguage | None = None  # with ENABLE_MULTI_LANGUAGE_SUPPORT
     #: Conversation ports (:mod:`fulfillment.conversation`); None means the defaults: local
     #: response bots (Lex for those the environment maps), Lex/Lambda specialty bots.
-    response_bots: Any = None
-    specialty_bots: Any = None
-    feedback: Any = None  # where thumbs up/down go (``record_feedback(record)``)
+    response_bots: ResponseBots | None = None
+    specialty_bots: SpecialtyBots | None = None
+    feedback: FeedbackSink | None = None  # where thumbs up/down go
     url_signer: Callable[[str], str] | None = None  # presigns S3 links ({{signS3URL ...}})
 
 
@@ -109,6 +114,7 @@ class TurnState:
     search_string: str = ""  # what the knowledge base is searched with
     debug: TurnDebug = field(default_factory=TurnDebug)
     item: Item | None = None  # the item answered, if any
+    chain: list[Item] = field(default_factory=list)  # items joined by chaining, in order
     user: UserRecord | None = None  # the users-table record before this turn
     pii_rejected: bool = False  # the question carried PII: not kept, not logged
     locale: str = ""  # the turn's language, with ENABLE_MULTI_LANGUAGE_SUPPORT
@@ -647,9 +653,15 @@ class TurnPipeline:
         return Answer(text=state.settings.get("ERRORMESSAGE"), source="error")
 
     def _run_hook(self, state: TurnState, answer: Answer) -> Answer:
-        item = state.item
-        if item is None or not item.lambda_hook or answer.qid != item.qid:
+        final = state.item
+        if final is None or answer.qid != final.qid:
             return answer
+        for item in state.chain or [final]:  # as QnABot: each chained item's hook, in order
+            if item.lambda_hook:
+                answer = self._run_one_hook(state, item, answer)
+        return answer
+
+    def _run_one_hook(self, state: TurnState, item: Item, answer: Answer) -> Answer:
         builtin = self.builtin_hooks.find(item.lambda_hook)
         if builtin is not None:
             state.debug.hook = f"ran built-in {item.lambda_hook}"

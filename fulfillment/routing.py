@@ -187,28 +187,30 @@ class RoutingStage:
         state.debug.dialog = f"bot routing ({routing.get('specialtyBotName') or target})"
         exits = [p.lower() for p in _names(state.settings.get("BOT_ROUTER_EXIT_MSGS"))]
         if state.question.strip().lower() in exits:
-            return self._end(state, Answer("", "bot_routing"), routing)
+            return end_routing(state, Answer("", "bot_routing"), routing)
         answer = relay(self.bots, state, routing, state.question, Answer("", "bot_routing"))
         if answer is None:
             return None
-        if answer.context.get("_ended"):
-            answer.context.pop("_ended")
-            return self._end(state, answer, routing)
+        if answer.context.pop("_ended", False):
+            return end_routing(state, answer, routing)
         return answer
 
-    def _end(self, state: TurnState, answer: Answer, routing: Mapping[str, Any]) -> Answer:
-        welcome = state.settings.get("BOT_ROUTER_WELCOME_BACK_MSG")
-        text = f"{answer.text} {welcome}" if answer.text else welcome
-        markdown = f"{answer.markdown or answer.text}\n\n*{welcome}*".strip() if welcome \
-            else answer.markdown
-        answer.text, answer.markdown, answer.ssml = text, markdown, ""
-        answer.context = {}
-        chaining = routing.get("sBChainingConfig")
-        if isinstance(chaining, str) and chaining:
-            chained = follow_rule(state, answer, chaining)
-            if chained is not None:
-                return chained
-        return answer
+
+def end_routing(state: TurnState, answer: Answer, routing: Mapping[str, Any]) -> Answer:
+    """The conversation back: the welcome-back message after the bot's last words, then the
+    routing item's ``conditionalChaining``."""
+    welcome = state.settings.get("BOT_ROUTER_WELCOME_BACK_MSG")
+    text = f"{answer.text} {welcome}" if answer.text else welcome
+    markdown = f"{answer.markdown or answer.text}\n\n*{welcome}*".strip() if welcome \
+        else answer.markdown
+    answer.text, answer.markdown, answer.ssml = text, markdown, ""
+    answer.context = {}
+    chaining = routing.get("sBChainingConfig")
+    if isinstance(chaining, str) and chaining:
+        chained = follow_rule(state, answer, chaining)
+        if chained is not None:
+            return chained
+    return answer
 
 
 def relay(bots: SpecialtyBots, state: TurnState, routing: dict[str, Any], text: str,
@@ -319,8 +321,9 @@ class RoutingStart:
         if isinstance(start, str) and start.strip():
             text = state.question if start.strip() == _UTTERANCE else start.strip()
             relayed = relay(self.bots, state, routing, text, answer)
+            if relayed is not None and relayed.context.pop("_ended", False):
+                return end_routing(state, relayed, routing)
             if relayed is not None:
-                relayed.context.pop("_ended", None)
                 return relayed
         return answer
 

@@ -52,6 +52,12 @@ class LambdaDouble:
         self.calls.append((function_name, json.loads(json.dumps(payload))))
         if function_name == "qna-chaining-rule":
             return {"req": {"question": "Rule function target"}, "res": payload.get("res")}
+        if function_name in ("qna-upper", "qna-suffix"):
+            event = json.loads(json.dumps(payload))
+            message = event["res"]["message"]
+            event["res"]["message"] = message.upper() if function_name == "qna-upper" else \
+                f"{message} ({event['res']['result']['args'][0]})"
+            return event
         if function_name == "qna-helpdesk-router":
             self.helpdesk_turns += 1
             session = dict(payload["req"]["sessionAttributes"])

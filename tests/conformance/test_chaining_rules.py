@@ -57,3 +57,10 @@ def test_chained_session_and_context_are_plain_lex_strings(conversation):
     attributes = answer["sessionState"]["sessionAttributes"]
     assert all(isinstance(v, str) for v in attributes.values())
     assert json.loads(attributes["qnabotcontext"])["previous"]["qid"] == "Rules.Standard"
+
+
+def test_each_chained_items_hook_runs_in_order_on_the_joined_answer(conversation, lambdas):
+    answer = conversation().ask("Chain with hooks")
+    assert [name for name, _ in lambdas.calls] == ["qna-upper", "qna-suffix"]
+    assert lambdas.calls[0][1]["res"]["message"] == "first. second."
+    assert said(answer) == "FIRST. SECOND. (two)"

@@ -19,6 +19,9 @@ def test_the_start_item_answers_and_waits_for_a_name(conversation):
     assert pending["responsebot"] == "QNAName"
     assert pending["namespace"] == "demo.name"
     assert attribute(first, "demo") == {"name": {}}
+    # the dialog stays open, so a voice channel keeps listening for the name
+    assert first["sessionState"]["dialogAction"] == {"type": "ElicitIntent"}
+    assert first["sessionState"]["intent"]["name"] == "QnaIntent"
 
 
 def test_a_name_is_confirmed_then_captured_and_the_chain_asks_the_age(conversation):
@@ -74,6 +77,7 @@ def test_free_text_is_captured_and_the_demo_finishes(conversation):
     assert said(finish) == "Ok. Thanks for trying the demo."
     assert attribute(finish, "demo")["comment"]["FreeText"] == "Loved the ferry part"
     assert "elicitResponse" not in context(finish)
+    assert finish["sessionState"]["dialogAction"] == {"type": "Close"}
     after = chat.ask("Start Chaining Demo")
     assert said(after).startswith("Welcome to the chaining demo")
 

@@ -45,3 +45,11 @@ def test_a_routing_target_outside_the_hook_prefix_is_never_called(conversation, 
     assert said(response) == "Stop 1: the ferry dock."
     assert lambdas.calls == []
     assert "specialtyBot" not in context(response)
+
+
+@pytest.mark.parametrize("navigation", [5, "abc", {"previous": 7, "next": {"x": 1}}])
+def test_malformed_navigation_state_still_answers_next_and_previous(conversation, navigation):
+    for text, reply in (("Next", "There is no next stop."),
+                        ("Previous", "There is no previous stop.")):
+        response = ask_with_context(conversation, text, {"navigation": navigation})
+        assert said(response) == reply

@@ -51,3 +51,26 @@ def test_merge_joins_text_as_written_and_alternatives_only_when_both_have_them()
     assert (merged.qid, merged.topic) == ("B", "b")
     plain = merge_answers(Answer("A. ", "qna"), second)
     assert (plain.markdown, plain.ssml) == ("*B.*", "<speak>B.</speak>")
+
+
+class RuleFunction:
+    """A chaining-rule Lambda that answers with a bare question (a JSON string)."""
+
+    def __init__(self):
+        self.names = []
+
+    def invoke(self, function_name, payload):
+        self.names.append(function_name)
+        return "red color"
+
+
+def test_a_lambda_arn_rule_may_answer_with_just_the_question(tmp_path, settings):
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:qna-pick-color"
+    items = [*ITEMS, {"qid": "ByFunction", "q": ["Let the function pick"], "a": "Picked: ",
+                      "conditionalChaining": f"Lambda::{arn}"}]
+    function = RuleFunction()
+    pipeline = make_pipeline(build_kb(tmp_path / "k.sqlite", items, fixtures=False),
+                             hooks=function)
+    turn = pipeline.run(Request("s1", "Let the function pick"), settings)
+    assert function.names == [arn]
+    assert turn.answer.text == "Picked: Red is for ferries."

@@ -9,7 +9,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from fulfillment.lex_runtime import LexRuntime
-from fulfillment.routing import BotRoutingError, SpecialtyBots
+from fulfillment.model import Request
+from fulfillment.routing import BotReply, BotRoutingError, SpecialtyBots, StubBot
+
+from .conftest import build_kb, make_pipeline
 
 TARGET = "lexv2::ORDERBOT01/ALIAS01/en_GB"
 
@@ -69,3 +72,20 @@ def test_targets_that_are_no_bot_or_outside_the_prefix_are_refused():
     with pytest.raises(BotRoutingError, match="allowed prefix"):
         bots.send("Lambda::rm-everything", "hi", user_id="u1", session_attributes={},
                   prefix="qna-")
+
+
+def test_a_bot_done_with_its_start_up_text_gives_the_conversation_straight_back(
+        tmp_path, settings):
+    item = {"qid": "specialty.Hours", "q": ["Ask the hours bot"], "a": "Asking.",
+            "botRouting": {"specialty_bot": "lexv2::HOURSBOT1/ALIAS1",
+                           "specialty_bot_name": "Hours",
+                           "specialty_bot_start_up_text": "opening hours"}}
+    stub = StubBot(lambda text, attributes: BotReply("We open at 9.", "Close"))
+    pipeline = make_pipeline(build_kb(tmp_path / "k.sqlite", [item], fixtures=False))
+    pipeline.services.specialty_bots = SpecialtyBots(stubs={"lexv2::HOURSBOT1/ALIAS1": stub},
+                                                     environ={})
+    pipeline = type(pipeline)(pipeline.services)
+    turn = pipeline.run(Request("s1", "Ask the hours bot"), settings)
+    assert stub.heard == ["opening hours"]
+    assert turn.answer.text == "Asking. We open at 9. Welcome back to QnABot."
+    assert "specialtyBot" not in turn.answer.context
