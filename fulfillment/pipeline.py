@@ -499,7 +499,7 @@ class TurnPipeline:
             previous_question=previous.get("q", "") if isinstance(previous, Mapping) else "",
             matched_question=item.questions[0] if item.questions else "",
             session=request.session_attributes, slots=request.slots,
-            settings=state.settings.all_text(), client_type=client_type(request),
+            settings=state.settings.qnabot_values(), client_type=client_type(request),
             locale=request.locale, input_transcript=request.transcript,
             sign_url=self.services.url_signer)
         return render_answer(answer, Renderer(context))
