@@ -272,7 +272,8 @@ def markdown_table(registry_defaults: dict[str, str]) -> str:
         honoured = setting.name in registry_defaults
         here = registry_defaults.get(setting.name, setting.default)
         if honoured:
-            status = "honoured" + (f"; {setting.note}" if setting.note else "")
+            differs = setting.note and here != setting.default
+            status = "honoured" + (f"; default differs: {setting.note}" if differs else "")
         else:
             status = f"not used here: {setting.note}"
         lines.append(f"| `{setting.name}` | {_cell(setting.default)} | {_cell(here)} | "
