@@ -160,6 +160,13 @@ class TurnState:
         return generation
 
 
+def _iso(epoch: float) -> str:
+    """Epoch seconds as QnABot writes dates (ISO 8601, UTC)."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
@@ -501,6 +508,7 @@ class TurnPipeline:
             session=request.session_attributes, slots=request.slots,
             settings=state.settings.qnabot_values(), client_type=client_type(request),
             locale=request.locale, input_transcript=request.transcript,
+            user_info={"LastSeen": _iso(user.last_seen)} if user and user.last_seen else {},
             sign_url=self.services.url_signer)
         return render_answer(answer, Renderer(context))
 
