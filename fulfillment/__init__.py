@@ -11,6 +11,8 @@ Where things are:
 * ``llm``: the ``LLM`` port and its adapters (disabled, Bedrock, a Lambda plugin, scripted);
 * ``retrieval``, ``kendra``, ``knowledge_base_retrieval``: passages from outside the knowledge
   base;
-* ``render``, ``sanitize``, ``templating``: markdown, SSML and cards, made safe;
+* ``render``, ``sanitize``: markdown, SSML and cards, made safe;
+* ``templating``, ``templated_answer``, ``s3_urls``: QnABot's Handlebars in curated answers
+  (values escaped), applied to every answer field, and ``signS3URL`` links;
 * ``hooks``: items' lambda hooks, only with the allowed prefix.
 """

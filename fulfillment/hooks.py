@@ -90,7 +90,7 @@ def hook_payload(request: Request, item: Item, answer: Answer, settings: Setting
             "_lexVersion": "V2",
             "_clientType": "LEX.Voice" if request.channel == "voice" else "LEX.Text",
             "_userId": request.user_id,
-            "_settings": settings.all_text(),
+            "_settings": settings.qnabot_values(),
             "question": request.transcript,
             "session": dict(request.session_attributes),
             "intentname": request.intent_name,

@@ -43,7 +43,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fulfillment import guardrails, query_rewrite, render
 from fulfillment.hooks import HookError, HookInvoker, apply_hook_reply, hook_decision, hook_payload
@@ -181,6 +181,13 @@ class TurnState:
         self.debug.llm_calls.append(LlmCall(purpose, True, _ms(started),
                                             generation.input_tokens, generation.output_tokens))
         return generation
+
+
+def _iso(epoch: float) -> str:
+    """Epoch seconds as QnABot writes dates (ISO 8601, UTC)."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _ms(started: float) -> float:
@@ -585,8 +592,9 @@ class TurnPipeline:
             previous_question=previous.get("q", "") if isinstance(previous, Mapping) else "",
             matched_question=item.questions[0] if item.questions else "",
             session=self._template_session(state, answer), slots=request.slots,
-            settings=state.settings.all_text(), client_type=client_type(request),
+            settings=state.settings.qnabot_values(), client_type=client_type(request),
             locale=request.locale, input_transcript=request.transcript,
+            user_info={"LastSeen": _iso(user.last_seen)} if user and user.last_seen else {},
             sign_url=self.services.url_signer)
         return render_answer(answer, Renderer(context))
 

@@ -42,6 +42,7 @@ import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -390,10 +391,12 @@ def _parse(tokens: list[tuple[str, str]], position: int, closing: str | None,
     return nodes, [], position, False
 
 
-def parse(template: str) -> list[Any]:
-    """The template's nodes; raises :class:`TemplateError` when it does not parse."""
+@lru_cache(maxsize=1024)
+def parse(template: str) -> tuple[Any, ...]:
+    """The template's nodes (cached: answers repeat); raises :class:`TemplateError` when it
+    does not parse."""
     nodes, _, _, _ = _parse(_tokens(template), 0, None)
-    return nodes
+    return tuple(nodes)
 
 
 # --- rendering -------------------------------------------------------------------------------

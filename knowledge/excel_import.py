@@ -10,7 +10,8 @@ The first row of each sheet names the columns. As in QnABot:
   field's own column is absent or empty;
 * further questions go in ``question1``, ``question2``, ... (read up to the first gap), line
   breaks turned into spaces;
-* ``cardtitle`` makes a response card, with ``imageurl``, ``cardsubtitle`` and buttons from
+* ``cardtitle`` makes a response card, with ``imageurl`` (or ``cardimageurl``, as QnABot's guide
+  names it), ``cardsubtitle`` and buttons from
   ``displaytext1``/``buttonvalue1``, ``displaytext2``/``buttonvalue2``, ...
 
 Each row becomes the item QnABot would build, and is then validated like an item of a JSON file
@@ -112,7 +113,8 @@ def _card(cells: dict[str, Any]) -> dict[str, Any] | None:
     if title is None:
         return None
     card: dict[str, Any] = {"title": title}
-    image, subtitle = take("imageurl"), take("cardsubtitle") or take("subtitle")
+    image = take("imageurl") or take("cardimageurl")
+    subtitle = take("cardsubtitle") or take("subtitle")
     if image is not None:
         card["imageUrl"] = image
     if subtitle is not None:

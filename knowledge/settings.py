@@ -447,6 +447,16 @@ class Settings:
         values.update(self.raw)
         return values
 
+    def qnabot_values(self) -> dict[str, Any]:
+        """Every setting as QnABot hands them to lambda hooks (``req._settings``) and templates
+        (``{{Settings.NAME}}``): "true"/"false" as booleans, numbers as numbers, the rest as
+        text (wrapping double quotes removed).
+
+        >>> Settings.from_overrides({"MY_LIMIT": "3"}).qnabot_values()["MY_LIMIT"]
+        3
+        """
+        return {name: _qnabot_value(text) for name, text in self.all_text().items()}
+
     def get(self, name: str) -> Any:
         """The typed value. A stored value that no longer parses falls back to the default."""
         setting = self._setting(name)
@@ -469,6 +479,21 @@ class Settings:
             parse_value(setting, text)
             merged[name] = text
         return Settings(merged)
+
+
+_JS_NUMBER = re.compile(r"^-?[0-9]\d*(\.\d+)?$")
+
+
+def _qnabot_value(text: str) -> Any:
+    """A stored string as QnABot's settings loader types it."""
+    if len(text) > 2 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if _JS_NUMBER.match(text):
+        number = float(text)
+        return int(number) if number.is_integer() and "." not in text else number
+    return text
 
 
 def _to_text(value: Any) -> str:

@@ -220,6 +220,9 @@ QNABOT_SETTINGS: tuple[QnABotSetting, ...] = (
     _q("BEDROCK_GUARDRAIL_IDENTIFIER", ""),
     _q("BEDROCK_GUARDRAIL_VERSION", ""),
     _q("FALLBACK_ORDER", "KENDRA-FIRST", "list"),
+    _q("LLM_STREAMING_ENABLED", "false", "bool",
+       "Answers reach Lex whole; streaming of partial answers is offered by the local chat "
+       "page only (POST chat/stream)."),
     # QnABot's private settings, set from stack parameters.
     _q("NATIVE_LANGUAGE", "English", "str"),
     _q("EMBEDDINGS_MODEL_ID", "", "str", _FROM_ENV + " (EMBEDDINGS_BEDROCK_MODEL_ID)"),
@@ -232,6 +235,10 @@ QNABOT_SETTINGS: tuple[QnABotSetting, ...] = (
        "Kendra queries are not filtered by the user's token."),
     _q("KENDRA_FAQ_INDEX", "", "str", _KENDRA_FAQ),
     _q("KENDRA_WEB_PAGE_INDEX", "", "str", _WEB_INDEXER),
+    _q("KNOWLEDGE_BASE_KMS", "", "str",
+       "Knowledge-base source links are not presigned, so no KMS key is needed."),
+    _q("STREAMING_TABLE", "", "str",
+       "No streaming WebSocket API is deployed (see LLM_STREAMING_ENABLED)."),
 )
 
 QNABOT: dict[str, QnABotSetting] = {s.name: s for s in QNABOT_SETTINGS}
@@ -262,7 +269,8 @@ def markdown_table(registry_defaults: dict[str, str]) -> str:
         honoured = setting.name in registry_defaults
         here = registry_defaults.get(setting.name, setting.default)
         if honoured:
-            status = "honoured" + (f"; {setting.note}" if setting.note else "")
+            differs = setting.note and here != setting.default
+            status = "honoured" + (f"; default differs: {setting.note}" if differs else "")
         else:
             status = f"not used here: {setting.note}"
         lines.append(f"| `{setting.name}` | {_cell(setting.default)} | {_cell(here)} | "

@@ -169,12 +169,14 @@ def test_a_set_filter_item_sets_the_client_filter_for_the_next_turns(tmp_path, s
         handler.set_service(None)
 
 
-def test_a_session_attribute_cannot_inject_ssml_into_a_voice_answer(kb, settings):
+def test_a_session_attribute_cannot_inject_markup_into_ssml_or_markdown(kb, settings):
     kb.kb.put_items([parse_item({"qid": "Greet.1", "q": ["Greet me"],
                                  "a": "Hello {{SessionAttributes.name}}",
                                  "alt": {"ssml": "<speak>Hello {{SessionAttributes.name}}"
-                                                 "</speak>"}})])
+                                                 "</speak>",
+                                         "markdown": "**Hello** {{SessionAttributes.name}}"}})])
     request = Request("s1", "QID::Greet.1", session_attributes={
         "name": '</speak><audio src="https://evil.example/x.mp3"/>'})
     answer = make_pipeline(kb).run(request, settings).answer
     assert "<audio" not in answer.ssml and "&lt;audio" in answer.ssml
+    assert "<audio" not in answer.markdown and "<script" not in answer.markdown

@@ -32,7 +32,7 @@ def workbook(path: Path, sheets: dict[str, list[list]]) -> Path:
 def test_a_qnabot_spreadsheet_imports_with_friendly_columns_questions_and_cards(kb, tmp_path):
     path = workbook(tmp_path / "faq.xlsx", {"FAQ": [
         ["qid", "question", "question1", "question2", "answer", "topic", "markdown",
-         "cardtitle", "imageurl", "displaytext1", "buttonvalue1", "clientFilterValues",
+         "cardtitle", "cardimageurl", "displaytext1", "buttonvalue1", "clientFilterValues",
          "botRouting.specialty_bot"],
         ["Hours.1", "When are you open?", "Opening hours", "What time\ndo you open?",
          "9 to 5.", "hours", "**9** to 5.", "Hours", "https://example.com/h.png", "More",
@@ -49,6 +49,7 @@ def test_a_qnabot_spreadsheet_imports_with_friendly_columns_questions_and_cards(
     assert hours.questions == ("When are you open?", "Opening hours", "What time do you open?")
     assert (hours.answer, hours.topic, hours.markdown) == ("9 to 5.", "hours", "**9** to 5.")
     assert hours.card.title == "Hours" and hours.card.buttons[0].value == "more hours"
+    assert hours.card.image_url == "https://example.com/h.png"
     assert hours.client_filter_values == ("web",)
     assert kb.store.get("Bot.1").to_json()["botRouting"] == {"specialty_bot": "BookTrip"}
 

@@ -65,3 +65,19 @@ def test_custom_and_qnabot_only_settings_reach_hooks_and_templates():
     assert everything["ENABLE_SENTIMENT_SUPPORT"] == "false"
     assert everything["ES_PHRASE_BOOST"] == "4"  # QnABot's default, though unused here
     assert settings.get("MY_HOOK_TABLE") == "orders"
+
+
+def test_hooks_get_every_setting_typed_as_qnabot_types_them():
+    from fulfillment.hooks import hook_payload
+    from fulfillment.model import Answer, Request
+    from knowledge.items import parse_item
+
+    settings = Settings.from_overrides({"MY_HOOK_TABLE": "orders", "MY_LIMIT": "25",
+                                        "ES_USE_FUZZY_MATCH": "TRUE"})
+    item = parse_item({"qid": "Hook.1", "q": ["Run it"], "a": "Ran.", "l": "qna-hook"})
+    payload = hook_payload(Request("s1", "Run it"), item, Answer("Ran.", "qna", qid="Hook.1"),
+                           settings)
+    sent = payload["req"]["_settings"]
+    assert (sent["MY_HOOK_TABLE"], sent["MY_LIMIT"], sent["ES_USE_FUZZY_MATCH"]) == (
+        "orders", 25, True)
+    assert sent["ENABLE_DEBUG_RESPONSES"] is False and sent["ES_PHRASE_BOOST"] == 4
