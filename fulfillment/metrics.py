@@ -8,8 +8,9 @@ Kibana dashboards. Here the records are built by :func:`turn_record` and
 
 * :class:`~fulfillment.metrics_sqlite.SqliteMetricsSink`: ``$QNABOT_HOME/metrics.sqlite``,
   read by the designer's analytics page (the default outside Lambda);
-* :class:`NullMetricsSink`: nothing kept (the default in Lambda until a Firehose sink exists,
-  and ``QNABOT_METRICS=none``).
+* :class:`~fulfillment.metrics_firehose.FirehoseMetricsSink`: Amazon Data Firehose to S3, in
+  AWS (``METRICS_FIREHOSE_STREAM``);
+* :class:`NullMetricsSink`: nothing kept (``QNABOT_METRICS=none``, or Lambda without a stream).
 
 User text is redacted with ``REDACTING_REGEX`` when ``ENABLE_REDACTING`` is on, and withheld
 entirely when the question was rejected as personal information. Recording never breaks a
@@ -144,7 +145,12 @@ def _configured() -> tuple[str, str]:
     """(kind, location) of the sink the environment asks for."""
     choice = os.environ.get("QNABOT_METRICS", "").strip().lower()
     if not choice:
-        choice = "none" if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else "sqlite"
+        if os.environ.get("METRICS_FIREHOSE_STREAM"):
+            choice = "firehose"
+        else:
+            choice = "none" if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else "sqlite"
+    if choice == "firehose":
+        return "firehose", os.environ.get("METRICS_FIREHOSE_STREAM", "")
     if choice != "sqlite":
         return "none", ""
     from knowledge.home import qnabot_home
@@ -153,9 +159,12 @@ def _configured() -> tuple[str, str]:
 
 
 def open_metrics_sink() -> MetricsSink:
-    """The sink the environment asks for: ``QNABOT_METRICS`` = ``sqlite`` or ``none``.
+    """The sink the environment asks for: ``QNABOT_METRICS`` = ``sqlite``, ``firehose`` or
+    ``none``.
 
-    Without the variable: SQLite under ``QNABOT_HOME`` outside Lambda, nothing in Lambda.
+    Without the variable: Firehose when ``METRICS_FIREHOSE_STREAM`` names a delivery stream
+    (``FEEDBACK_FIREHOSE_STREAM`` for feedback, else the same one), else SQLite under
+    ``QNABOT_HOME`` outside Lambda, nothing in Lambda.
     """
     kind, location = _configured()
     if kind == "sqlite":
@@ -164,6 +173,10 @@ def open_metrics_sink() -> MetricsSink:
         from fulfillment.metrics_sqlite import SqliteMetricsSink
 
         return SqliteMetricsSink(Path(location))
+    if kind == "firehose" and location:
+        from fulfillment.metrics_firehose import FirehoseMetricsSink
+
+        return FirehoseMetricsSink(location, os.environ.get("FEEDBACK_FIREHOSE_STREAM", ""))
     return NullMetricsSink()
 
 

@@ -9,6 +9,7 @@ import pytest
 from moto import mock_aws
 
 from fulfillment.metrics_firehose import FirehoseMetricsSink
+from knowledge.settings import Settings
 
 REGION = "us-east-1"
 
@@ -53,3 +54,32 @@ def test_an_oversized_answer_is_cut_not_the_record_lost(streams):
     (record,) = _lines(s3, "metrics/")
     assert record["qid"] == "Big.001" and record["truncated"] is True
     assert len(record["answer"]) == 10_000
+
+
+def test_a_deployed_bot_sends_each_turns_record_to_firehose(streams, monkeypatch, kb_turn):
+    s3, firehose = streams
+    monkeypatch.delenv("QNABOT_METRICS", raising=False)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "qna-fulfillment")
+    monkeypatch.setenv("METRICS_FIREHOSE_STREAM", "qna-metrics")
+    monkeypatch.setenv("FEEDBACK_FIREHOSE_STREAM", "qna-feedback")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    from fulfillment import metrics
+
+    sink = metrics.open_metrics_sink()
+    assert isinstance(sink, FirehoseMetricsSink)
+    sink._client = firehose
+    metrics.record_turn_metrics(kb_turn("thumbs down"), Settings.defaults(), sink)
+    (turn,) = _lines(s3, "metrics/")
+    assert turn["utterance"] == "thumbs down" and turn["clientType"] == "LEX.Text"
+    (feedback,) = _lines(s3, "feedback/")
+    assert feedback["feedback"] == "thumbs_down"
+
+
+@pytest.fixture
+def kb_turn():
+    from fulfillment.model import Answer, Request, TurnDebug, TurnResult
+
+    def make(text: str) -> TurnResult:
+        return TurnResult(Request("s1", text), Answer("Thanks for your feedback.", "qna",
+                                                      qid="Feedback.002"), TurnDebug())
+    return make
