@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from bot.translation import UtteranceTranslator
 from knowledge.items import Item
 
 QNA_INTENT = "QnaIntent"
@@ -292,11 +294,16 @@ def _slots(item: Item, slot_types: dict[str, SlotTypeDefinition],
     return tuple(slots)
 
 
-def build_definition(items: Iterable[Item], locales: Sequence[str] = DEFAULT_LOCALES
+def build_definition(items: Iterable[Item], locales: Sequence[str] = DEFAULT_LOCALES, *,
+                     translate: UtteranceTranslator | None = None, native: str = "en"
                      ) -> BotDefinition:
     """The bot for ``items`` in ``locales``; raises :class:`BotDefinitionError` when utterances
     clash across intents, a QID intent, slot or slot type is invalid, or there are too many
-    questions."""
+    questions.
+
+    With ``translate``, a locale in another language than ``native`` (the knowledge base's) is
+    trained on the questions translated into its language, as QnABot does.
+    """
     locales = parse_locales(locales)
     items = list(items)
     slot_values: dict[str, str] = {}  # lower-cased -> first spelling
@@ -350,6 +357,42 @@ def build_definition(items: Iterable[Item], locales: Sequence[str] = DEFAULT_LOC
     values = tuple(sorted(slot_values.values(), key=str.lower)) or (PLACEHOLDER_VALUE,)
     types = tuple(sorted(slot_types.values(), key=lambda t: t.name))
     return BotDefinition(tuple(
-        LocaleDefinition(locale, *VOICES[locale], slot_values=values, intents=intents,
-                         slot_types=types)
+        LocaleDefinition(locale, *VOICES[locale], slot_types=types,
+                         **_in_language(values, intents, _language(locale), native, translate))
         for locale in locales))
+
+
+def _language(locale: str) -> str:
+    """The language of a Lex locale, as Amazon Translate names it (``es_US`` -> ``es``)."""
+    return locale.split("_")[0].lower()
+
+
+def _in_language(values: tuple[str, ...], intents: tuple[IntentDefinition, ...], language: str,
+                 native: str, translate: UtteranceTranslator | None) -> dict[str, Any]:
+    """The slot values and intents of one locale: translated when its language is not the
+    knowledge base's. Utterances naming slots (``{city}``) stay as written; a translation that
+    would put one utterance in two intents is left out of the second."""
+    if translate is None or language == native or values == (PLACEHOLDER_VALUE,):
+        return {"slot_values": values, "intents": intents}
+    plain = [u for intent in intents if intent.qid for u in intent.utterances
+             if not _SLOT_REFERENCE.search(u)]
+    texts = list(dict.fromkeys([*values, *plain]))
+    translated = dict(zip(texts, (clean_utterance(t) for t in translate(texts, native, language)),
+                          strict=True))
+    local_values = tuple(dict.fromkeys(
+        t for t in (translated[v] for v in values) if t).keys()) or values
+    owners: dict[str, str] = {}
+    local_intents = []
+    for intent in intents:
+        if not intent.qid:
+            local_intents.append(intent)
+            continue
+        kept = []
+        for utterance in intent.utterances:
+            local = utterance if _SLOT_REFERENCE.search(utterance) else \
+                translated.get(utterance) or utterance
+            if owners.setdefault(local.lower(), intent.name) == intent.name:
+                kept.append(local)
+        local_intents.append(replace(intent, utterances=tuple(dict.fromkeys(kept)) or
+                                     intent.utterances))
+    return {"slot_values": local_values, "intents": tuple(local_intents)}

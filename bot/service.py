@@ -40,9 +40,16 @@ def build_bot(items: Iterable[Item], *, locales: str | Sequence[str] | None = No
     build is handed to that function and ``result["bot"]`` says it started.
     """
     chosen = parse_locales(locales) if locales else configured_locales()
-    definition = build_definition(items, chosen)
-    result: dict[str, Any] = {"definition": definition.summary(), "dryRun": dry_run}
     function = os.environ.get(BUILD_FUNCTION_VARIABLE, "")
+    translate = None
+    if not dry_run and not (builder is None and function) and \
+            any(not locale.startswith("en_") for locale in chosen):
+        # Other languages are trained on translated questions (Amazon Translate), as in QnABot.
+        from bot.translation import AmazonUtteranceTranslator
+
+        translate = AmazonUtteranceTranslator()
+    definition = build_definition(items, chosen, translate=translate)
+    result: dict[str, Any] = {"definition": definition.summary(), "dryRun": dry_run}
     if not dry_run and builder is None and function:
         result["bot"] = start_build_in(function, chosen)
     elif not dry_run:
