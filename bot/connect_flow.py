@@ -82,7 +82,7 @@ def contact_flow(alias_arn: str, *, locale: str = "en_US", greeting: str = DEFAU
          "Transitions": {"NextAction": "next-question", "Errors": on_error}},
         # Every later turn prompts with what the fulfillment Lambda left for it.
         {"Identifier": "next-question", "Type": "ConnectParticipantWithLexBot",
-         "Parameters": {"Text": f"$.Lex.SessionAttributes.{next_prompt_varname}",
+         "Parameters": {"SSML": f"$.Lex.SessionAttributes.{next_prompt_varname}",
                         "LexV2Bot": bot},
          "Transitions": {"NextAction": "next-question", "Errors": on_error}},
         {"Identifier": "retry", "Type": "ConnectParticipantWithLexBot",

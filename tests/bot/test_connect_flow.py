@@ -29,7 +29,7 @@ def test_the_caller_greets_then_keeps_asking_with_the_bots_next_prompt():
     greeting, loop = actions["greeting"], actions["next-question"]
     assert greeting["Parameters"]["LexV2Bot"] == {"AliasArn": ALIAS}
     assert greeting["Transitions"]["NextAction"] == "next-question"
-    assert loop["Parameters"]["Text"] == "$.Lex.SessionAttributes.my_prompt"
+    assert loop["Parameters"]["SSML"] == "$.Lex.SessionAttributes.my_prompt"
     assert loop["Transitions"]["NextAction"] == "next-question"
     # Not understood twice in a row: say goodbye and hang up.
     assert actions["retry"]["Transitions"]["Errors"][0]["NextAction"] == "goodbye"
