@@ -127,6 +127,10 @@ def test_the_serverless_collection_is_encrypted_and_limits_data_access_to_our_ro
     assert encryption["Type"] == "encryption"
     access = json.dumps(template["Resources"]["CollectionAccessPolicy"]["Properties"]["Policy"])
     assert "FulfillmentRole" in access and "AdminRole" in access
+    # The store swaps an alias: aliases are collection items on Serverless.
+    for permission in ("Create", "Update", "Delete", "Describe"):
+        assert f"aoss:{permission}CollectionItems" in access
+    assert "aoss:WriteDocument" in access and "aoss:ReadDocument" in access
     assert template["Resources"]["Collection"]["Properties"]["Type"] == "VECTORSEARCH"
 
 
