@@ -351,7 +351,8 @@ def test_the_real_pages_under_prod_use_stage_relative_urls_cognito_and_lex(stack
     assert aws.lex_requests and browser.evaluate("window.hacked === undefined")
     browser.open(stage.url + "designer")
     browser.wait_for("location.pathname === '/prod/designer' && !location.search && "
-                     "sessionStorage.length > 0", timeout=60,
+                     "Object.keys(sessionStorage).some(k => k.startsWith('qnabot.cognito.') "
+                     "&& !k.endsWith('.pkce'))", timeout=60,
                      what="the designer to sign in through the hosted UI")
     browser.wait_for(f"performance.getEntriesByType('resource').some(e => e.name.startsWith("
                      f"'{stage.url}') && /(info|items|settings)/.test(e.name) && "
