@@ -6,8 +6,15 @@ the app checks its claims again. Jobs go to the stack's import/export bucket
 (:class:`content_designer.jobs_s3.S3JobQueue`), where the import/export Lambda runs them;
 feedback is kept in the same bucket (:class:`content_designer.feedback_s3.S3FeedbackLog`).
 
-Environment: :mod:`knowledge.backends`'s variables, plus ``IMPORT_EXPORT_BUCKET``. Everything
-is built once per container, on the first request.
+Only members of the user pool's ``Admins`` group may use the admin routes
+(:func:`content_designer.aws_web.admins_only`). ``GET config.js`` answers from the stack's web
+configuration (SSM parameter ``WEB_CONFIG_PARAMETER``) before the app, so the pages use Cognito
+sign-in and the Lex transport here; the chat page and the Connect contact-flow download come
+from :mod:`content_designer.aws_web`, and page responses get a CSP that lets them reach
+Cognito and Lex.
+
+Environment: :mod:`knowledge.backends`'s variables, plus ``IMPORT_EXPORT_BUCKET`` and
+``WEB_CONFIG_PARAMETER``. Everything is built once per container, on the first request.
 
 Example:
     >>> lambda_handler(api_gateway_event, lambda_context)["statusCode"]  # doctest: +SKIP
@@ -24,9 +31,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from content_designer.api import create_app
+from content_designer import aws_web
+from content_designer.api import ADMIN, create_app
 from content_designer.feedback_s3 import S3FeedbackLog
-from content_designer.services import DesignerServices, cognito_authorizer
+from content_designer.services import DesignerServices
 from knowledge.backends import ConfigurationError, open_knowledge_base, open_settings_repo
 
 logger = Logger(service="qnabot-designer")
@@ -47,17 +55,42 @@ def services() -> DesignerServices:
     kb = open_knowledge_base(LAMBDA_HOME)
     repo = open_settings_repo(LAMBDA_HOME)
     return DesignerServices(kb=kb, settings_repo=repo, jobs=S3JobQueue(bucket),
-                            feedback=S3FeedbackLog(bucket), authorize=cognito_authorizer,
+                            feedback=S3FeedbackLog(bucket), authorize=aws_web.admins_only,
                             environment={"import_export_bucket": bucket})
+
+
+@cache
+def web_config() -> dict[str, str]:
+    """The stack's web configuration (read once per container)."""
+    return aws_web.read_web_config()
+
+
+def _web_config_or_none() -> dict[str, str] | None:
+    try:
+        return web_config()
+    except aws_web.WebConfigError as exc:
+        logger.warning("no web configuration: %s", exc)
+        return None
 
 
 @cache
 def app() -> APIGatewayRestResolver:
     """The admin API of this container."""
-    return create_app(services())
+    resolver = create_app(services())
+    aws_web.register_routes(resolver, web_config, ADMIN)
+    return resolver
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """API Gateway -> the admin API and the designer page."""
-    return app().resolve(event, context)
+    """API Gateway -> the admin API and the pages."""
+    if event.get("httpMethod") == "GET" and event.get("path") == "/config.js":
+        try:
+            return aws_web.config_response(web_config())
+        except aws_web.WebConfigError as exc:
+            return aws_web.config_response(None, str(exc))
+    response = app().resolve(event, context)
+    if "Content-Security-Policy" in (response.get("headers") or {}) or \
+            "Content-Security-Policy" in (response.get("multiValueHeaders") or {}):
+        response = aws_web.with_page_headers(response, _web_config_or_none())
+    return response

@@ -33,6 +33,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from fulfillment.connect import apply_connect_settings
 from fulfillment.lex_event import MalformedEventError, parse_event
 from fulfillment.lex_response import build_response
 from fulfillment.metrics import record_turn_metrics
@@ -168,7 +169,7 @@ def handle_event(event: Any, context: Any = None) -> Outcome:
         return _error_outcome(event, f"backend unavailable: {exc}")
     settings = service.settings()
     turn = service.pipeline.run(request, settings, time_left=_time_left(context))
-    response = build_response(turn)
+    response = apply_connect_settings(build_response(turn), request, settings)
     log_turn(turn, settings)
     record_turn_metrics(turn, settings)
     return Outcome(response, turn)

@@ -234,6 +234,13 @@ REGISTRY: dict[str, Setting] = {
            item_choices=("text", "kendra", "knowledge_base"),
            aliases=(("KENDRA-FIRST", "text,kendra,knowledge_base"),
                     ("KNOWLEDGEBASE-FIRST", "text,knowledge_base,kendra"))),
+        # --- Amazon Connect (voice turns) -----------------------------------------------------
+        _s("CONNECT_IGNORE_WORDS", "list", "", "Amazon Connect",
+           "A spoken turn made only of these words is ignored: the bot listens again."),
+        _s("CONNECT_ENABLE_VOICE_RESPONSE_INTERRUPT", "bool", "false", "Amazon Connect",
+           "Speak answers as the contact flow's next prompt, so callers can interrupt them."),
+        _s("CONNECT_NEXT_PROMPT_VARNAME", "str", "connect_nextPrompt", "Amazon Connect",
+           "Session attribute the contact flow speaks as its next prompt (SSML)."),
         # --- conversation memory --------------------------------------------------------------
         _s("USER_HISTORY_TTL_DAYS", "int", "3", "Memory",
            "Days a user's chat history is kept.", minimum=0, maximum=3650),

@@ -321,3 +321,14 @@ def test_guardrail_and_knowledge_base_are_granted_only_when_named():
     assert actions["bedrock:Retrieve"].endswith(":knowledge-base/KB12345678")
     disabled = {o for o, _ in deployed_statements(Evaluator(template(), SCENARIOS["LLM disabled"]))}
     assert "GuardrailPolicy" not in disabled
+
+
+def test_the_internet_facing_designer_role_cannot_change_the_bot_or_pass_roles():
+    evaluator = Evaluator(template(), {})
+    role = evaluator.value(template()["Resources"]["AdminFunction"]["Properties"]["Role"])
+    owner = role.rsplit("/", 1)[1]
+    granted = {action for name, statement in deployed_statements(evaluator) if name == owner
+               for action in as_list(statement["Action"])}
+    assert not {a for a in granted if a.startswith("lex:")}
+    assert "iam:PassRole" not in granted
+    assert "lambda:InvokeFunction" in granted  # it starts builds in the bot-build function

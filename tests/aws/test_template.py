@@ -127,6 +127,10 @@ def test_the_serverless_collection_is_encrypted_and_limits_data_access_to_our_ro
     assert encryption["Type"] == "encryption"
     access = json.dumps(template["Resources"]["CollectionAccessPolicy"]["Properties"]["Policy"])
     assert "FulfillmentRole" in access and "AdminRole" in access
+    # The store swaps an alias: aliases are collection items on Serverless.
+    for permission in ("Create", "Update", "Delete", "Describe"):
+        assert f"aoss:{permission}CollectionItems" in access
+    assert "aoss:WriteDocument" in access and "aoss:ReadDocument" in access
     assert template["Resources"]["Collection"]["Properties"]["Type"] == "VECTORSEARCH"
 
 
@@ -233,3 +237,38 @@ def test_every_function_handler_exists_in_the_artifact_it_is_packaged_in(templat
         assert any(s == top or s.startswith(f"{top}/") for s in sources[props["CodeUri"]]), name
         handler = getattr(importlib.import_module(module), attribute)
         assert callable(handler), name
+
+
+def test_the_pages_find_their_config_and_sign_in_back_on_the_page_they_left(template):
+    resources_ = template["Resources"]
+    name = resources_["WebConfig"]["Properties"]["Name"]
+    env = resources_["AdminFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["WEB_CONFIG_PARAMETER"] == name == {"Fn::Sub": "/${AWS::StackName}/qnabot/web-config"}
+    [read] = [s for o, s in statements(template) if s.get("Sid") == "ReadWebConfig"]
+    assert read["Resource"]["Fn::Sub"].endswith(":parameter/${AWS::StackName}/qnabot/web-config")
+    client = resources_["UserPoolClient"]["Properties"]
+    assert client["AllowedOAuthFlows"] == ["code"] and "openid" in client["AllowedOAuthScopes"]
+    callbacks = [c["Fn::Sub"].rsplit("/", 1)[1] for c in client["CallbackURLs"]]
+    assert callbacks == ["designer", "chat"]
+    assert template["Parameters"]["PublicOrPrivate"]["AllowedValues"] == ["PUBLIC", "PRIVATE"]
+    pool = resources_["ChatIdentityPool"]["Properties"]
+    assert pool["AllowUnauthenticatedIdentities"] == {"Fn::If": ["IsPublicClient", True, False]}
+    assert template["Outputs"]["ClientURL"]["Value"]["Fn::Sub"].endswith("/prod/chat")
+
+
+def test_the_admin_user_is_in_the_admins_group_the_designer_requires(template):
+    from content_designer.aws_web import ADMINS_GROUP
+
+    resources_ = template["Resources"]
+    assert resources_["AdminsGroup"]["Properties"]["GroupName"] == ADMINS_GROUP
+    attachment = resources_["AdminUserInAdmins"]["Properties"]
+    assert attachment["Username"] == {"Ref": "AdminUser"}
+    assert attachment["GroupName"] == {"Ref": "AdminsGroup"}
+
+
+def test_connect_is_associated_with_the_live_alias_only_when_an_instance_is_given(template):
+    association = template["Resources"]["ConnectBotAssociation"]
+    assert association["Condition"] == "UseConnect"
+    props = association["Properties"]
+    assert props["IntegrationType"] == "LEX_BOT"
+    assert "bot-alias/${LexBot.BotId}/${LexBot.BotAliasId}" in props["IntegrationArn"]["Fn::Sub"]
