@@ -65,6 +65,10 @@ LAMBDA_PLATFORMS = {
     "arm64": ("manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64"),
 }
 DEPS_CACHE = ROOT / "build" / ".deps"
+#: Pure-Python dependencies published only as source: built once into wheels on this machine
+#: (``py3-none-any``, valid on any platform), then installed like the others.
+SOURCE_ONLY = ("esprima", "word2number")
+WHEELS_CACHE = ROOT / "build" / ".wheels"
 #: What a cold start imports in AWS (the handler and the adapters the environment selects).
 COLD_IMPORTS = ("fulfillment.handler", "knowledge.stores.opensearch_store",
                 "knowledge.settings_dynamodb", "fulfillment.memory_dynamodb",
@@ -113,7 +117,7 @@ def pip_command(requirements: list[str], target: Path, *, arch: str | None) -> l
                "--disable-pip-version-check", "--target", str(target), "-c", str(LOCK)]
     if arch is not None:
         command += ["--only-binary=:all:", "--implementation", "cp",
-                    "--python-version", LAMBDA_PYTHON]
+                    "--python-version", LAMBDA_PYTHON, "--find-links", str(WHEELS_CACHE)]
         for platform in LAMBDA_PLATFORMS[arch]:
             command += ["--platform", platform]
     return command + requirements
@@ -129,6 +133,8 @@ def install(requirements: list[str], target: Path, *, arch: str | None,
     if cached is not None and cached.is_dir():
         shutil.copytree(cached, target, dirs_exist_ok=True, symlinks=True)
         return
+    if arch is not None:
+        build_source_wheels([r for r in requirements if r.split("==")[0] in SOURCE_ONLY])
     subprocess.run(pip_command(requirements, target, arch=arch), check=True)
     for path in target.iterdir():
         name = path.name.lower()
@@ -139,6 +145,17 @@ def install(requirements: list[str], target: Path, *, arch: str | None,
         shutil.rmtree(partial, ignore_errors=True)
         shutil.copytree(target, partial, symlinks=True)
         partial.rename(cached)
+
+
+def build_source_wheels(requirements: list[str], folder: Path = WHEELS_CACHE) -> None:
+    """Wheels of the pure-Python ``requirements`` that PyPI has only as source (see
+    :data:`SOURCE_ONLY`), built once into ``folder`` for ``--find-links``."""
+    missing = [r for r in requirements
+               if not any(folder.glob(f"{r.split('==')[0]}-{r.split('==')[1]}-py*-none-any.whl"))]
+    if missing:
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                        "--disable-pip-version-check", "--wheel-dir", str(folder), *missing],
+                       check=True)
 
 
 def copy_sources(sources: tuple[str, ...], target: Path) -> None:

@@ -40,6 +40,10 @@ WILDCARD_EXCEPTIONS = {
     # Polly authorizes SynthesizeSpeech on a lexicon only when the request names one; Lex's
     # voice never does (AWS's own AmazonLexV2BotPolicy grants it on "*").
     "polly:SynthesizeSpeech",
+    # Translate authorizes TranslateText on a terminology or parallel data only when the request
+    # names one; a plain translation (multi-language turns, translated bot utterances) names
+    # none, so it is authorized on "*".
+    "translate:TranslateText",
 }
 
 KENDRA = "0123456789abcdef0123456789abcdef0123"

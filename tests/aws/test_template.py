@@ -80,7 +80,7 @@ def test_the_parameters_are_the_ones_qnabot_users_know(template):
 def test_every_bucket_is_encrypted_private_and_tls_only(template):
     buckets = resources(template, "AWS::S3::Bucket")
     policies = resources(template, "AWS::S3::BucketPolicy")
-    assert set(buckets) == {"ImportExportBucket", "AccessLogsBucket"}
+    assert set(buckets) == {"ImportExportBucket", "AccessLogsBucket", "MetricsBucket"}
     for name, bucket in buckets.items():
         props = bucket["Properties"]
         rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
@@ -93,8 +93,9 @@ def test_every_bucket_is_encrypted_private_and_tls_only(template):
                 if s["Effect"] == "Deny"]
         assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         assert deny[0]["Action"] == "s3:*" and deny[0]["Principal"] == "*"
-    assert buckets["ImportExportBucket"]["Properties"]["LoggingConfiguration"][
-        "DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
+    for name in ("ImportExportBucket", "MetricsBucket"):
+        assert buckets[name]["Properties"]["LoggingConfiguration"][
+            "DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
 
 
 def test_tables_are_encrypted_with_point_in_time_recovery_and_users_expire(template):
@@ -136,7 +137,11 @@ def test_the_serverless_collection_is_encrypted_and_limits_data_access_to_our_ro
 
 def test_no_statement_allows_every_action_or_an_unlisted_wildcard_resource(template):
     # ListBots and DetectPiiEntities have no resource type; see test_iam_policies.py.
-    wildcard_ok = {"comprehend:DetectPiiEntities", "polly:SynthesizeSpeech", "lex:ListBots"}
+    # Language detection and terminology listing have none either; a plain TranslateText names
+    # no terminology, so it is authorized on "*".
+    wildcard_ok = {"comprehend:DetectPiiEntities", "polly:SynthesizeSpeech", "lex:ListBots",
+                   "comprehend:DetectDominantLanguage", "translate:TranslateText",
+                   "translate:ListTerminologies"}
     for owner, statement in statements(template):
         actions = as_list(statement["Action"])
         assert "*" not in actions and not any(a.endswith(":*") for a in actions), owner
@@ -272,3 +277,20 @@ def test_connect_is_associated_with_the_live_alias_only_when_an_instance_is_give
     props = association["Properties"]
     assert props["IntegrationType"] == "LEX_BOT"
     assert "bot-alias/${LexBot.BotId}/${LexBot.BotAliasId}" in props["IntegrationArn"]["Fn::Sub"]
+
+
+def test_metrics_reach_s3_through_firehose_and_athena_can_read_them(template):
+    streams = resources(template, "AWS::KinesisFirehose::DeliveryStream")
+    assert set(streams) == {"MetricsDeliveryStream", "FeedbackDeliveryStream"}
+    for stream in streams.values():
+        destination = stream["Properties"]["ExtendedS3DestinationConfiguration"]
+        assert destination["BucketARN"] == {"Fn::GetAtt": ["MetricsBucket", "Arn"]}
+        assert "year=!{timestamp:yyyy}" in destination["Prefix"]
+    tables = resources(template, "AWS::Glue::Table")
+    assert {t["Properties"]["TableInput"]["Name"] for t in tables.values()} == \
+        {"metrics", "feedback"}
+    variables = template["Resources"]["FulfillmentFunction"]["Properties"]["Environment"][
+        "Variables"]
+    assert variables["METRICS_FIREHOSE_STREAM"] == {"Ref": "MetricsDeliveryStream"}
+    assert variables["FEEDBACK_FIREHOSE_STREAM"] == {"Ref": "FeedbackDeliveryStream"}
+    assert resources(template, "AWS::CloudWatch::Dashboard")
