@@ -1,10 +1,17 @@
 """LLMs: the port, its adapters, and :func:`open_llm`, which picks one from the environment.
 
-=====================  =====================================================================
-``LLM_API``            ``DISABLED`` (default), ``BEDROCK`` or ``LAMBDA``
-``LLM_LAMBDA_ARN``     the plugin function (with ``LLM_API=LAMBDA``)
-``LLM_BEDROCK_REGION`` Bedrock's region when not the Lambda's own (optional)
-=====================  =====================================================================
+======================== ==================================================================
+``LLM_API``              ``DISABLED`` (default), ``LOCAL``, ``OPENAI``, ``BEDROCK`` or ``LAMBDA``
+``LLM_LAMBDA_ARN``       the plugin function (with ``LLM_API=LAMBDA``)
+``LLM_BEDROCK_REGION``   Bedrock's region when not the Lambda's own (optional)
+``LLM_OPENAI_BASE_URL``  an OpenAI-compatible server, up to ``/v1`` (with ``LLM_API=OPENAI``)
+``LLM_OPENAI_MODEL``     the model name sent to it (optional for llama.cpp's server)
+``LLM_OPENAI_API_KEY``   its key, sent as ``Authorization: Bearer`` (optional)
+======================== ==================================================================
+
+``LOCAL`` is the embedded model (:mod:`~fulfillment.llm.local_model`): this process starts
+llama.cpp's server on it (:mod:`~fulfillment.llm.llama_server`) on first use and talks to it
+as to any OpenAI-compatible server.
 
 Example:
     >>> open_llm({}).name
@@ -14,7 +21,8 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from fulfillment.llm.base import LLM, Generation, LLMError, LLMTimeout, Prompt, generate_within
 
@@ -40,4 +48,59 @@ def open_llm(environ: Mapping[str, str] | None = None) -> LLM:
         if not arn:
             raise ValueError("LLM_API=LAMBDA needs LLM_LAMBDA_ARN, the ARN of the plugin Lambda")
         return LambdaLLM(arn)
-    raise ValueError(f'LLM_API="{api}" is not one of DISABLED, BEDROCK, LAMBDA')
+    if api == "OPENAI":
+        from fulfillment.llm.openai_compatible import OpenAICompatibleLLM
+
+        base_url = (env.get("LLM_OPENAI_BASE_URL") or "").strip()
+        if not base_url:
+            raise ValueError("LLM_API=OPENAI needs LLM_OPENAI_BASE_URL, the server's URL up to "
+                             "/v1 (e.g. http://127.0.0.1:8080/v1 for llama-server, "
+                             "http://127.0.0.1:11434/v1 for Ollama)")
+        return OpenAICompatibleLLM(base_url, model=(env.get("LLM_OPENAI_MODEL") or "").strip(),
+                                   api_key=(env.get("LLM_OPENAI_API_KEY") or "").strip())
+    if api == "LOCAL":
+        from fulfillment.llm.local_model import MODEL_FILE
+
+        return LocalLLM(MODEL_FILE)
+    raise ValueError(f'LLM_API="{api}" is not one of DISABLED, LOCAL, OPENAI, BEDROCK, LAMBDA')
+
+
+class LocalLLM:
+    """The embedded model: its server is started on the first call (or by ``qnabot serve``
+    beforehand), then every call goes to it as to an OpenAI-compatible server.
+
+    A model that is missing or not the pinned file makes every call fail with an
+    :class:`LLMError` saying how to install it, and the turn answers without the LLM.
+    """
+
+    name = "LOCAL"
+    enabled = True
+
+    def __init__(self, model: str):
+        self.model = model
+        self._client: Any = None
+
+    def _server_client(self) -> Any:
+        from fulfillment.llm.llama_server import shared_server
+        from fulfillment.llm.local_model import ModelError
+        from fulfillment.llm.openai_compatible import OpenAICompatibleLLM
+
+        server = None
+        try:
+            server = shared_server()
+        except ModelError as exc:
+            raise LLMError(f"the local LLM is unavailable: {exc}") from exc
+        if self._client is None or self._client.base_url != server.base_url:
+            self._client = OpenAICompatibleLLM(server.base_url, model=self.model, name="LOCAL")
+        return self._client
+
+    def start(self) -> str:
+        """Start the model's server now (``qnabot serve`` does, before the first question);
+        its base URL."""
+        return self._server_client().base_url
+
+    def generate(self, prompt: Prompt, *, timeout: float, settings: Any) -> Generation:
+        return self._server_client().generate(prompt, timeout=timeout, settings=settings)
+
+    def stream(self, prompt: Prompt, *, timeout: float, settings: Any) -> Iterator[str]:
+        return self._server_client().stream(prompt, timeout=timeout, settings=settings)
