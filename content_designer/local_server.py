@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
+from content_designer import streaming
 from content_designer.api import create_app
 from content_designer.chat import LocalLambdaContext
 from content_designer.pages import SECURITY_HEADERS
@@ -112,6 +113,9 @@ class RequestHandler(BaseHTTPRequestHandler):
                        json.dumps({"error": problem}).encode())
             return
         body = self.rfile.read(length) if length else None
+        if self.command == "POST" and urlsplit(self.path).path == streaming.STREAM_PATH:
+            streaming.handle(self, getattr(self.server, "chat", None), body)
+            return
         event = api_gateway_event(self.command, self.path, dict(self.headers.items()), body)
         try:
             response = self.server.api(event)
@@ -162,4 +166,6 @@ class LocalServer(ThreadingHTTPServer):
 def make_server(services: DesignerServices, host: str = "127.0.0.1",
                 port: int = 8000) -> LocalServer:
     """A server for ``services`` bound to ``host:port`` (port 0 picks a free one)."""
-    return LocalServer((host, port), LocalApi(create_app(services)))
+    server = LocalServer((host, port), LocalApi(create_app(services)))
+    server.chat = services.chat  # POST chat/stream (content_designer.streaming)
+    return server

@@ -177,7 +177,7 @@ class TurnState:
         if listener is None or self.request.channel == "voice" or \
                 not self.settings.get("LLM_STREAMING_ENABLE"):
             return None
-        return (lambda text: listener(f"{prefix} {text.lstrip()}")) if prefix else listener
+        return lambda text: listener(f"{prefix} {text.strip()}" if prefix else text.strip())
 
 
 def _ms(started: float) -> float:
