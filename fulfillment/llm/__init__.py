@@ -26,7 +26,29 @@ from typing import Any
 
 from fulfillment.llm.base import LLM, Generation, LLMError, LLMTimeout, Prompt, generate_within
 
-__all__ = ["LLM", "Generation", "LLMError", "LLMTimeout", "Prompt", "generate_within", "open_llm"]
+__all__ = ["LLM", "Generation", "LLMError", "LLMTimeout", "Prompt", "describe_llm",
+           "generate_within", "open_llm"]
+
+
+def describe_llm(llm: Any) -> str:
+    """One line naming the LLM that answers, for ``qnabot serve`` and ``qnabot eval``.
+
+    >>> describe_llm(open_llm({}))
+    'DISABLED'
+    """
+    if not llm.enabled:
+        return llm.name
+    if llm.name == "LOCAL":
+        from fulfillment.llm.local_model import MODEL_NAME
+
+        client = getattr(llm, "_client", None)
+        where = f" at {client.base_url}" if client is not None else ""
+        return f"LOCAL, {MODEL_NAME}{where}"
+    if llm.name == "OPENAI":
+        return f"OPENAI, model {llm.model or '(server default)'} at {llm.base_url}"
+    if llm.name == "LAMBDA":
+        return f"LAMBDA, {llm.function_arn}"
+    return llm.name
 
 
 def open_llm(environ: Mapping[str, str] | None = None) -> LLM:

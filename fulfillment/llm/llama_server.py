@@ -8,8 +8,15 @@ cleanly.
 
 :class:`LocalModelServer` starts ``python -m fulfillment.llm.llama_server`` on a free loopback
 port, waits (bounded) until the model is loaded, and stops it on :meth:`~LocalModelServer.stop`
-or at exit. ``LLM_LOCAL_THREADS`` sets the inference threads (default 1: this project's
-machines are small and shared); ``LLM_LOCAL_CONTEXT`` the context window (default 4096 tokens).
+or at exit. ``LLM_LOCAL_THREADS`` sets the inference threads (default: half the cores, at
+most 4, at least 1); ``LLM_LOCAL_CONTEXT`` the context window of each of the two slots
+(default 4096 tokens, the default ``LLM_PROMPT_MAX_TOKEN_LIMIT``).
+
+Two slots, because llama.cpp reuses a slot's cached prompt prefix: the rewrite and the answer
+prompts each keep their own slot (the server picks the slot whose cached prompt is most like
+the new one), so their long fixed beginnings (system prompt, instructions) are not computed
+again on every call. Prompts are processed in batches of 256 tokens, so a call abandoned at
+its time limit (the connection closes) stops the model within one batch.
 
 Example:
     >>> with LocalModelServer() as server:  # doctest: +SKIP
@@ -35,6 +42,10 @@ from fulfillment.llm.local_model import MODEL_NAME, ModelError, verified_model
 START_TIMEOUT_SECONDS = 180.0
 #: Largest reply, in tokens, whatever a request asks (bounds a runaway generation).
 MAX_PREDICT_TOKENS = 512
+#: Slots: one for rewrites, one for answers (see the module docstring).
+SLOTS = 2
+#: Prompt tokens processed between checks for abandoned calls.
+BATCH_TOKENS = 256
 _READY = "ready "
 
 
@@ -61,7 +72,8 @@ class LocalModelServer:
     def __init__(self, model: Path | None = None, *, threads: int | None = None,
                  context: int | None = None):
         self.model = model
-        self.threads = threads or _int_env("LLM_LOCAL_THREADS", 1)
+        self.threads = threads or _int_env("LLM_LOCAL_THREADS",
+                                           max(1, min(4, (os.cpu_count() or 2) // 2)))
         self.context = context or _int_env("LLM_LOCAL_CONTEXT", 4096)
         self.base_url = ""
         self._process: subprocess.Popen[str] | None = None
@@ -151,9 +163,10 @@ def serve(model: str, port: int, threads: int, context: int) -> None:
 
     params = xllamacpp.CommonParams()
     params.model.path = model
-    params.n_ctx = context
+    params.n_ctx = context * SLOTS
     params.n_predict = MAX_PREDICT_TOKENS
-    params.n_parallel = 1
+    params.n_parallel = SLOTS
+    params.n_batch = params.n_ubatch = BATCH_TOKENS
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.hostnames = ["127.0.0.1"]

@@ -19,3 +19,42 @@ def test_serve_takes_host_port_and_the_demo_switch():
 
 def test_the_demo_content_ships_with_the_project():
     assert sorted(p.name for p in DEMO_FOLDER.glob("*.json"))
+
+
+def _serve_with_llm(llm, tmp_path):
+    from fulfillment import handler
+    from fulfillment.memory import InMemoryUserStore, Memory
+    from fulfillment.pipeline import Services, TurnPipeline
+    from tests.fulfillment.conftest import MemorySettingsRepo, build_kb
+
+    pipeline = TurnPipeline(Services(build_kb(tmp_path / "k.sqlite", fixtures=False), llm,
+                                     Memory(InMemoryUserStore())))
+    handler.set_service(handler.FulfillmentService(pipeline, MemorySettingsRepo()))
+
+
+def test_serve_names_the_llm_and_how_to_choose_another(tmp_path):
+    from cli.server_commands import start_llm
+    from fulfillment import handler
+    from fulfillment.llm import open_llm
+
+    _serve_with_llm(open_llm({"LLM_API": "DISABLED"}), tmp_path)
+    try:
+        line = start_llm()
+    finally:
+        handler.set_service(None)
+    assert line.startswith("DISABLED (another LLM: LLM_API=OPENAI LLM_OPENAI_BASE_URL=")
+
+
+def test_serve_without_the_local_model_warns_and_keeps_serving(tmp_path, monkeypatch, capsys):
+    from cli.server_commands import start_llm
+    from fulfillment import handler
+    from fulfillment.llm import open_llm
+
+    monkeypatch.setenv("LLM_LOCAL_MODEL_DIR", str(tmp_path / "no-models"))
+    _serve_with_llm(open_llm({"LLM_API": "LOCAL"}), tmp_path)
+    try:
+        line = start_llm()
+    finally:
+        handler.set_service(None)
+    assert line.startswith("LOCAL, not running")
+    assert "the local model is not installed" in capsys.readouterr().err
