@@ -93,11 +93,12 @@ LLM_HINT = ("another LLM: LLM_API=OPENAI LLM_OPENAI_BASE_URL=http://127.0.0.1:80
 
 def start_llm() -> str:
     """Start the configured LLM when it runs on this machine; one line saying what answers."""
-    llm = get_service().pipeline.services.llm
+    service = get_service()
+    llm = service.pipeline.services.llm
     start = getattr(llm, "start", None)
     if callable(start):
         try:
-            start()
+            start(service.settings())
         except LLMError as exc:
             print(f"warning: {exc}; answering without an LLM until it is fixed", file=sys.stderr,
                   flush=True)

@@ -237,7 +237,7 @@ def warm_up() -> float:
     start_llm = getattr(service.pipeline.services.llm, "start", None)
     if callable(start_llm):
         try:
-            start_llm()
+            start_llm(service.settings())
         except Exception as exc:  # noqa: BLE001 - the bot still answers without the LLM
             logger.warning("the LLM could not start; answering without it",
                            extra={"error": str(exc)})

@@ -112,13 +112,24 @@ class TurnState:
         """The next LLM call's time limit: the per-call limit of the channel, within what is
         left of the turn's budget (``TURN_TIME_BUDGET_SECONDS``, or the voice one)."""
         voice = self.request.channel == "voice"
-        limit = float(self.settings.get(
-            "LLM_VOICE_TIMEOUT_SECONDS" if voice else "LLM_TIMEOUT_SECONDS"))
+        name = "LLM_VOICE_TIMEOUT_SECONDS" if voice else "LLM_TIMEOUT_SECONDS"
+        limit = float(self.settings.get(name))
+        # A model on this machine's CPU (LOCAL) has its own default for text turns; an admin's
+        # LLM_TIMEOUT_SECONDS still wins.
+        local_default = getattr(self.services.llm, "default_timeout_seconds", None)
+        if not voice and local_default and name not in self.settings.raw:
+            limit = float(local_default)
+        return min(limit, self.budget_left)
+
+    @property
+    def budget_left(self) -> float:
+        """Seconds left of the turn's budget (and of the caller's time, in Lambda)."""
+        voice = self.request.channel == "voice"
         budget = float(self.settings.get(
             "TURN_VOICE_TIME_BUDGET_SECONDS" if voice else "TURN_TIME_BUDGET_SECONDS"))
         if self.time_left is not None:
             budget = min(budget, self.time_left - LAMBDA_RESERVE_SECONDS)
-        return min(limit, budget - (time.perf_counter() - self.started))
+        return budget - (time.perf_counter() - self.started)
 
     @property
     def previous_question(self) -> str:
@@ -158,7 +169,8 @@ class TurnState:
             return None
         try:
             generation = generate_within(self.services.llm, prompt, timeout, self.settings,
-                                         on_text=on_text)
+                                         on_text=on_text,
+                                         stream_limit=self.budget_left if on_text else None)
         except LLMError as exc:
             kind = "timeout" if isinstance(exc, LLMTimeout) else "error"
             self.debug.llm_calls.append(LlmCall(purpose, False, _ms(started), error=str(exc)))

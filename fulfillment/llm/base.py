@@ -85,7 +85,8 @@ TextListener = Callable[[str], None]
 
 
 def _streamed(llm: LLM, prompt: Prompt, timeout: float, settings: Settings,
-              on_text: TextListener, cancelled: threading.Event) -> Generation:
+              on_text: TextListener, cancelled: threading.Event,
+              flowing: threading.Event) -> Generation:
     started = time.perf_counter()
     first: float | None = None
     text = ""
@@ -96,6 +97,7 @@ def _streamed(llm: LLM, prompt: Prompt, timeout: float, settings: Settings,
             continue
         if first is None:
             first = (time.perf_counter() - started) * 1000
+            flowing.set()
         text += piece
         with contextlib.suppress(Exception):  # a listener that fails must not fail the turn
             on_text(text)
@@ -105,33 +107,44 @@ def _streamed(llm: LLM, prompt: Prompt, timeout: float, settings: Settings,
 
 
 def generate_within(llm: LLM, prompt: Prompt, timeout: float, settings: Settings,
-                    on_text: TextListener | None = None) -> Generation:
+                    on_text: TextListener | None = None,
+                    stream_limit: float | None = None) -> Generation:
     """Call ``llm`` and wait at most ``timeout`` seconds.
 
     Raises :class:`LLMTimeout` when the limit passes (the call is abandoned in its daemon
     thread) and :class:`LLMError` for any failure, including unexpected exceptions from an
     adapter, so callers handle one exception type. With ``on_text`` the reply is streamed and
-    ``on_text`` gets the text so far after each piece (from another thread).
+    ``on_text`` gets the text so far after each piece (from another thread); then, when the
+    first text came within ``timeout``, the call may go on until ``stream_limit`` seconds in
+    all (the turn's budget): the user is watching the answer being written, and cutting it
+    off would only replace it with a worse one.
     """
     outcome: dict[str, Any] = {}
     done = threading.Event()
     cancelled = threading.Event()
+    flowing = threading.Event()
+    started = time.perf_counter()
 
     def call() -> None:
         try:
             if on_text is None:
                 outcome["value"] = llm.generate(prompt, timeout=timeout, settings=settings)
             else:
-                outcome["value"] = _streamed(llm, prompt, timeout, settings, on_text, cancelled)
+                outcome["value"] = _streamed(llm, prompt, timeout, settings, on_text, cancelled,
+                                             flowing)
         except BaseException as exc:  # noqa: BLE001 - reported to the caller below
             outcome["error"] = exc
         finally:
             done.set()
 
     threading.Thread(target=call, name=f"llm-{llm.name}", daemon=True).start()
-    if not done.wait(timeout):
+    finished = done.wait(timeout)
+    if not finished and flowing.is_set() and stream_limit and stream_limit > timeout:
+        finished = done.wait(max(0.0, stream_limit - (time.perf_counter() - started)))
+    if not finished:
         cancelled.set()
-        raise LLMTimeout(f"{llm.name} LLM gave no answer within {timeout:g} s")
+        limit = stream_limit if flowing.is_set() and stream_limit else timeout
+        raise LLMTimeout(f"{llm.name} LLM gave no answer within {limit:g} s")
     if "error" in outcome:
         error = outcome["error"]
         if isinstance(error, LLMError):

@@ -15,7 +15,7 @@ most 4, at least 1); ``LLM_LOCAL_CONTEXT`` the context window of each of the two
 Two slots, because llama.cpp reuses a slot's cached prompt prefix: the rewrite and the answer
 prompts each keep their own slot (the server picks the slot whose cached prompt is most like
 the new one), so their long fixed beginnings (system prompt, instructions) are not computed
-again on every call. Prompts are processed in batches of 256 tokens, so a call abandoned at
+again on every call. Prompts are processed in batches of 128 tokens, so a call abandoned at
 its time limit (the connection closes) stops the model within one batch.
 
 Example:
@@ -45,7 +45,10 @@ MAX_PREDICT_TOKENS = 512
 #: Slots: one for rewrites, one for answers (see the module docstring).
 SLOTS = 2
 #: Prompt tokens processed between checks for abandoned calls.
-BATCH_TOKENS = 256
+BATCH_TOKENS = 128
+#: A prompt goes to the slot whose cached prompt shares at least this share of it (a small
+#: share: the fixed beginnings of the rewrite and answer prompts are a fraction of them).
+SLOT_SIMILARITY = 0.1
 _READY = "ready "
 
 
@@ -167,6 +170,7 @@ def serve(model: str, port: int, threads: int, context: int) -> None:
     params.n_predict = MAX_PREDICT_TOKENS
     params.n_parallel = SLOTS
     params.n_batch = params.n_ubatch = BATCH_TOKENS
+    params.slot_prompt_similarity = SLOT_SIMILARITY
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.hostnames = ["127.0.0.1"]

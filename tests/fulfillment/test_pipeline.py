@@ -450,3 +450,18 @@ def test_a_failed_rewrite_is_not_cached(kb, settings):
         .debug.generated_query == ""
     assert ask(pipeline, settings, "Can it integrate with my CRM?", session="b") \
         .debug.generated_query == "Can Amazon Lex integrate with my CRM?"
+
+
+def test_a_local_cpu_model_gets_its_own_time_limit_unless_the_admin_set_one(kb, settings):
+    class SlowLocalLLM(ScriptedLLM):
+        default_timeout_seconds = 25.0
+
+    from fulfillment.pipeline import TurnState
+
+    services = make_pipeline(kb, SlowLocalLLM()).services
+    text = Request(session_id="s1", transcript=BO_PEEP)
+    voice = Request(session_id="s1", transcript=BO_PEEP, input_mode="Speech")
+    assert 24 < TurnState(text, settings, services).llm_timeout <= 25
+    assert TurnState(voice, settings, services).llm_timeout <= 4
+    admin = settings.with_overrides(LLM_TIMEOUT_SECONDS=12)
+    assert TurnState(text, admin, services).llm_timeout <= 12
