@@ -46,8 +46,9 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 
-bench: install
-	$(PY) -m bench.run
+# BENCH_LLM=LOCAL (or OPENAI, BEDROCK, LAMBDA) adds a real LLM's latency and calls per turn.
+bench: install $(if $(filter LOCAL local,$(BENCH_LLM)),model)
+	$(PY) -m bench.run $(if $(BENCH_LLM),--llm $(BENCH_LLM))
 
 soak: install
 	$(PY) -m bench.soak

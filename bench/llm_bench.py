@@ -95,33 +95,38 @@ def measure(llm, prompts: list[Prompt], settings: Settings) -> dict:
     }
 
 
+def latency(prompts: int = 3, environ: dict[str, str] | None = None) -> dict:
+    """Start the environment's LLM (the local model when none is configured) and measure
+    ``prompts`` rewrite and answer prompts; raises :class:`LLMError` when it cannot start."""
+    environ = dict(os.environ if environ is None else environ)
+    if (environ.get("LLM_API") or "DISABLED").upper() == "DISABLED":
+        environ["LLM_API"] = "LOCAL"
+    llm = open_llm(environ)
+    settings = Settings.defaults()
+    started = time.perf_counter()
+    start = getattr(llm, "start", None)
+    if callable(start):
+        start(settings)
+    return {"llm": describe_llm(llm), "load_s": round(time.perf_counter() - started, 1),
+            "threads": environ.get("LLM_LOCAL_THREADS", "default"),
+            "rewrite": measure(llm, rewrite_prompts(settings, prompts), settings),
+            "qa": measure(llm, qa_prompts(settings, prompts), settings)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=3, help="prompts of each kind (3)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    environ = dict(os.environ)
-    if (environ.get("LLM_API") or "DISABLED").upper() == "DISABLED":
-        environ["LLM_API"] = "LOCAL"
-    llm = open_llm(environ)
-    settings = Settings.defaults()
-    start = getattr(llm, "start", None)
-    started = time.perf_counter()
-    if callable(start):
-        try:
-            start()
-        except LLMError as exc:
-            print(f"no LLM to measure: {exc}", file=sys.stderr)
-            return 1
-    load_s = time.perf_counter() - started
-    result = {"llm": describe_llm(llm), "load_s": round(load_s, 1),
-              "threads": os.environ.get("LLM_LOCAL_THREADS", "default"),
-              "rewrite": measure(llm, rewrite_prompts(settings, args.prompts), settings),
-              "qa": measure(llm, qa_prompts(settings, args.prompts), settings)}
+    try:
+        result = latency(args.prompts)
+    except LLMError as exc:
+        print(f"no LLM to measure: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"LLM: {result['llm']} (started in {result['load_s']} s)")
+        print(f"LLM: {result['llm']} (started and primed in {result['load_s']} s)")
         for kind in ("rewrite", "qa"):
             r = result[kind]
             print(f"  {kind:8s} first token median {r['first_token_median_ms']} ms "
