@@ -112,13 +112,8 @@ class TurnState:
         """The next LLM call's time limit: the per-call limit of the channel, within what is
         left of the turn's budget (``TURN_TIME_BUDGET_SECONDS``, or the voice one)."""
         voice = self.request.channel == "voice"
-        name = "LLM_VOICE_TIMEOUT_SECONDS" if voice else "LLM_TIMEOUT_SECONDS"
-        limit = float(self.settings.get(name))
-        # A model on this machine's CPU (LOCAL) has its own default for text turns; an admin's
-        # LLM_TIMEOUT_SECONDS still wins.
-        local_default = getattr(self.services.llm, "default_timeout_seconds", None)
-        if not voice and local_default and name not in self.settings.raw:
-            limit = float(local_default)
+        limit = float(self.settings.get(
+            "LLM_VOICE_TIMEOUT_SECONDS" if voice else "LLM_TIMEOUT_SECONDS"))
         return min(limit, self.budget_left)
 
     @property
@@ -194,6 +189,22 @@ class TurnState:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+def with_llm_defaults(settings: Settings, llm: LLM) -> Settings:
+    """``settings`` with the LLM's own defaults (``setting_defaults``, e.g. the local CPU
+    model's longer time limit and smaller prompt budget) for the settings the admin has not
+    set; an admin's value always wins.
+
+    >>> from fulfillment.llm.scripted import ScriptedLLM
+    >>> llm = ScriptedLLM()
+    >>> llm.setting_defaults = {"LLM_TIMEOUT_SECONDS": "25"}
+    >>> with_llm_defaults(Settings.defaults(), llm).get("LLM_TIMEOUT_SECONDS")
+    25.0
+    """
+    defaults = getattr(llm, "setting_defaults", None) or {}
+    missing = {name: value for name, value in defaults.items() if name not in settings.raw}
+    return settings.with_overrides(**missing) if missing else settings
 
 
 class Stage(Protocol):
@@ -440,6 +451,7 @@ class TurnPipeline:
         gets a generated answer's text so far while it is generated (text channels, when
         ``LLM_STREAMING_ENABLE``): the local chat page's streaming.
         """
+        settings = with_llm_defaults(settings, self.services.llm)
         state = TurnState(request, settings, self.services, question=request.transcript,
                           time_left=time_left, on_partial=on_partial)
         started = state.started

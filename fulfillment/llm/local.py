@@ -6,8 +6,8 @@ serve`` beforehand, then every call goes to it as to any OpenAI-compatible serve
 
 Example:
     >>> llm = LocalLLM("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
-    >>> llm.name, llm.default_timeout_seconds
-    ('LOCAL', 25.0)
+    >>> llm.name, llm.setting_defaults["LLM_TIMEOUT_SECONDS"]
+    ('LOCAL', '25')
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ class LocalLLM:
 
     name = "LOCAL"
     enabled = True
-    #: The per-call limit of text turns when ``LLM_TIMEOUT_SECONDS`` is not set: a 1.5B model
-    #: on one or two CPU threads takes 5 to 25 s for a prompt of a few hundred tokens.
-    default_timeout_seconds = 25.0
+    #: Defaults for settings the admin has not set (the pipeline applies them): a 1.5B model
+    #: on one or two CPU threads reads 20 to 100 prompt tokens a second, so calls get the
+    #: turn's whole budget, and answer prompts are kept to about one passage.
+    setting_defaults = {"LLM_TIMEOUT_SECONDS": "25", "LLM_PROMPT_MAX_TOKEN_LIMIT": "600"}
 
     def __init__(self, model: str):
         self.model = model

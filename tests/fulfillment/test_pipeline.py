@@ -452,16 +452,16 @@ def test_a_failed_rewrite_is_not_cached(kb, settings):
         .debug.generated_query == "Can Amazon Lex integrate with my CRM?"
 
 
-def test_a_local_cpu_model_gets_its_own_time_limit_unless_the_admin_set_one(kb, settings):
+def test_an_llms_own_setting_defaults_apply_unless_the_admin_set_them(kb, settings):
     class SlowLocalLLM(ScriptedLLM):
-        default_timeout_seconds = 25.0
+        setting_defaults = {"LLM_TIMEOUT_SECONDS": "25", "LLM_PROMPT_MAX_TOKEN_LIMIT": "100"}
 
-    from fulfillment.pipeline import TurnState
-
-    services = make_pipeline(kb, SlowLocalLLM()).services
-    text = Request(session_id="s1", transcript=BO_PEEP)
-    voice = Request(session_id="s1", transcript=BO_PEEP, input_mode="Speech")
-    assert 24 < TurnState(text, settings, services).llm_timeout <= 25
-    assert TurnState(voice, settings, services).llm_timeout <= 4
-    admin = settings.with_overrides(LLM_TIMEOUT_SECONDS=12)
-    assert TurnState(text, admin, services).llm_timeout <= 12
+    llm = SlowLocalLLM(["She lost her sheep."])
+    pipeline = make_pipeline(kb, llm)
+    turn = ask(pipeline, settings, BO_PEEP)
+    assert turn.answer.generated
+    assert "prompt trimmed" in " ".join(turn.debug.degraded)  # the 100-token budget applied
+    admin = settings.with_overrides(LLM_PROMPT_MAX_TOKEN_LIMIT=4000)
+    untrimmed = ask(pipeline, admin, BO_PEEP, session="s2")
+    assert "prompt trimmed" not in " ".join(untrimmed.debug.degraded)
+    assert len(llm.calls[1].text) > len(llm.calls[0].text)
