@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -75,6 +76,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host}: other machines can reach this server, over "
               "plain HTTP", file=sys.stderr, flush=True)
+    # SIGTERM (a service manager, `kill`) stops the server like Ctrl-C: the local LLM too.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -84,6 +87,10 @@ def run_serve(args: argparse.Namespace) -> int:
         services.jobs.shutdown()
         stop_shared_server()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 #: How to use another LLM, in one line.

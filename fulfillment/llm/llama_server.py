@@ -92,8 +92,10 @@ class LocalModelServer:
         command = [sys.executable, "-m", "fulfillment.llm.llama_server", "--model", str(model),
                    "--port", str(port), "--threads", str(self.threads),
                    "--context", str(self.context)]
+        # The child's stdin is a pipe from this process: when this process ends, however it
+        # ends (SIGKILL included), the pipe closes and the child stops itself.
         self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True, start_new_session=True)
         atexit.register(self.stop)
         line: list[str] = []
@@ -161,7 +163,8 @@ def stop_shared_server() -> None:
 
 
 def serve(model: str, port: int, threads: int, context: int) -> None:
-    """Load ``model`` and serve it on 127.0.0.1:``port`` until SIGTERM or SIGINT."""
+    """Load ``model`` and serve it on 127.0.0.1:``port`` until SIGTERM, SIGINT or the end of
+    stdin (the parent process is gone)."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -178,6 +181,12 @@ def serve(model: str, port: int, threads: int, context: int) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+
+    def parent_gone() -> None:
+        sys.stdin.read()  # returns at end of file: the parent closed the pipe or died
+        stop.set()
+
+    threading.Thread(target=parent_gone, daemon=True).start()
     server = xllamacpp.Server(params)
     print(f"{_READY}{server.listening_address}", flush=True)
     stop.wait()
