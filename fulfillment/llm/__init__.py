@@ -41,9 +41,7 @@ def describe_llm(llm: Any) -> str:
     if llm.name == "LOCAL":
         from fulfillment.llm.local_model import MODEL_NAME
 
-        client = getattr(llm, "_client", None)
-        where = f" at {client.base_url}" if client is not None else ""
-        return f"LOCAL, {MODEL_NAME}{where}"
+        return f"LOCAL, {MODEL_NAME}" + (f" at {llm.base_url}" if llm.base_url else "")
     if llm.name == "OPENAI":
         return f"OPENAI, model {llm.model or '(server default)'} at {llm.base_url}"
     if llm.name == "LAMBDA":

@@ -56,6 +56,11 @@ class LocalLLM:
             self._client = OpenAICompatibleLLM(server.base_url, model=self.model, name="LOCAL")
         return self._client
 
+    @property
+    def base_url(self) -> str:
+        """The running server's base URL, or "" before it started."""
+        return self._client.base_url if self._client is not None else ""
+
     def start(self, settings: Any = None) -> str:
         """Start the model's server now (``qnabot serve`` does, before the first question);
         its base URL. With ``settings``, also prime it (:meth:`prime`)."""

@@ -105,7 +105,8 @@ class OpenAICompatibleLLM:
         if self._pool is None:
             import urllib3
 
-            self._pool = urllib3.PoolManager(retries=False)
+            # A few connections per server: an abandoned call may still hold one.
+            self._pool = urllib3.PoolManager(num_pools=4, maxsize=4, retries=False)
         return self._pool
 
     def _post(self, body: dict[str, Any], timeout: float, *, stream: bool) -> Any:
@@ -146,12 +147,14 @@ class OpenAICompatibleLLM:
 
         response = self._post(chat_request(prompt, self.model, stream=True), timeout,
                               stream=True)
+        finished = False
         try:
             for raw in _lines(response):
                 if not raw.startswith("data:"):
                     continue
                 data = raw[5:].strip()
                 if data == "[DONE]":
+                    finished = True
                     return
                 try:
                     event = json.loads(data)
@@ -171,7 +174,10 @@ class OpenAICompatibleLLM:
             raise LLMError(f"the {self.name} LLM at {self.url} stopped streaming: {exc}") \
                 from exc
         finally:
-            response.release_conn()
+            if finished:
+                response.release_conn()
+            else:  # abandoned or failed: close the socket, so the server stops generating
+                response.close()
 
 
 def _lines(response: Any) -> Iterator[str]:
