@@ -27,6 +27,7 @@ from pathlib import Path
 from fulfillment.llm import LLMError, describe_llm, generate_within, open_llm
 from fulfillment.llm.base import Prompt
 from fulfillment.memory import ChatMessage
+from fulfillment.pipeline import with_llm_defaults
 from fulfillment.prompts import ContextPassage, fit_qa_prompt, rewrite_prompt
 from knowledge.settings import Settings
 
@@ -102,7 +103,7 @@ def latency(prompts: int = 3, environ: dict[str, str] | None = None) -> dict:
     if (environ.get("LLM_API") or "DISABLED").upper() == "DISABLED":
         environ["LLM_API"] = "LOCAL"
     llm = open_llm(environ)
-    settings = Settings.defaults()
+    settings = with_llm_defaults(Settings.defaults(), llm)  # what the pipeline would use
     started = time.perf_counter()
     start = getattr(llm, "start", None)
     if callable(start):
