@@ -100,7 +100,12 @@ LLM_HINT = ("another LLM: LLM_API=OPENAI LLM_OPENAI_BASE_URL=http://127.0.0.1:80
 
 def start_llm() -> str:
     """Start the configured LLM when it runs on this machine; one line saying what answers."""
-    service = get_service()
+    try:
+        service = get_service()
+    except ValueError as exc:  # LLM_API and friends: say what to set, not a traceback
+        from cli.output import CommandError
+
+        raise CommandError(str(exc)) from None
     llm = service.pipeline.services.llm
     start = getattr(llm, "start", None)
     if callable(start):

@@ -162,7 +162,9 @@ def install(force: bool = False) -> Path:
     path = model_path()
     if path.is_file() and not force:
         try:
-            return verified_model(path)
+            verified_model(path)
+            _say(f"local LLM: {MODEL_NAME} is installed and verified ({path})")
+            return path
         except ModelError as exc:
             _say(f"local LLM: {exc}; fetching it again")
     path.parent.mkdir(parents=True, exist_ok=True)

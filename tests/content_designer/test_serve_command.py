@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cli.main import build_parser
 from cli.server_commands import DEMO_FOLDER, run_serve
 
@@ -58,3 +60,20 @@ def test_serve_without_the_local_model_warns_and_keeps_serving(tmp_path, monkeyp
         handler.set_service(None)
     assert line.startswith("LOCAL, not running")
     assert "the local model is not installed" in capsys.readouterr().err
+
+
+def test_serve_with_a_misconfigured_llm_says_what_to_set(monkeypatch, tmp_path):
+    from cli.output import CommandError
+    from cli.server_commands import start_llm
+    from fulfillment import handler
+
+    monkeypatch.setenv("QNABOT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("EMBEDDINGS_API", "HASHING")
+    monkeypatch.setenv("LLM_API", "OPENAI")
+    monkeypatch.delenv("LLM_OPENAI_BASE_URL", raising=False)
+    handler.set_service(None)
+    try:
+        with pytest.raises(CommandError, match="LLM_API=OPENAI needs LLM_OPENAI_BASE_URL"):
+            start_llm()
+    finally:
+        handler.set_service(None)
