@@ -47,7 +47,6 @@ class LocalLLM:
         from fulfillment.llm.local_model import ModelError
         from fulfillment.llm.openai_compatible import OpenAICompatibleLLM
 
-        server = None
         try:
             server = shared_server()
         except ModelError as exc:
