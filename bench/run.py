@@ -52,6 +52,7 @@ DEMO_FILES = (ROOT / "data" / "demo" / "hct-qna.json", ROOT / "data" / "demo" / 
 SPLITS = {"dev": ROOT / "data" / "eval" / "dev.jsonl",
           "held-out": ROOT / "data" / "eval" / "heldout.jsonl"}
 CACHE = ROOT / "build" / "bench-cache" / "embeddings.sqlite"
+LLM_SET = ROOT / "data" / "eval" / "llm.jsonl"
 MODES = ("hybrid", "embeddings", "keywords")
 #: Distinct answers of the synthetic items (the questions are what the sizes count).
 SYNTHETIC_ANSWERS = 500
@@ -387,8 +388,27 @@ def child_import_demo(home: str) -> dict:
     return {"runs": runs}
 
 
+def child_llm(home: str, api: str, prompts: int) -> dict:
+    """A real LLM (``LLM_API=api``): first-token and total latency of rewrite and answer
+    prompts, and the LLM quality set through the handler (calls per turn, time per call)."""
+    os.environ["QNABOT_HOME"] = home
+    os.environ["LLM_API"] = api
+    from bench.llm_bench import latency
+    from fulfillment.evaluation import ConversationRunner
+    from fulfillment.handler import warm_up
+    from knowledge.evaluation import load_conversations, summarize
+
+    _quiet_handler_logs()
+    result = latency(prompts)
+    runner = ConversationRunner.from_environment()
+    warm_up()
+    outcomes = runner.run(load_conversations(LLM_SET))
+    result["quality"] = summarize(outcomes, by_category=False)
+    return result
+
+
 CHILDREN = {"latency": child_latency, "accuracy": child_accuracy,
-            "import_demo": child_import_demo}
+            "import_demo": child_import_demo, "llm": child_llm}
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -405,12 +425,13 @@ class Results:
     cold_start: dict = field(default_factory=dict)
     imports: list[dict] = field(default_factory=list)
     accuracy: dict = field(default_factory=dict)
+    llm: dict = field(default_factory=dict)
     seconds: float = 0.0
 
 
 def measure(plan: Plan, embeddings_name: str, work: Path, cache: Path = CACHE,
-            log=print) -> Results:
-    """Build the knowledge bases and run every measurement."""
+            log=print, llm_api: str = "") -> Results:
+    """Build the knowledge bases and run every measurement (a real LLM's with ``llm_api``)."""
     from bench.turn_bench import cold
 
     results = Results(plan, embeddings_name, machine={
@@ -426,6 +447,9 @@ def measure(plan: Plan, embeddings_name: str, work: Path, cache: Path = CACHE,
     log(f"accuracy on the demo knowledge base ({embeddings_name} embeddings) ...")
     results.accuracy = run_child("accuracy", home=str(demo_home),
                                  conversations=plan.conversations)
+    if llm_api:
+        log(f"LLM {llm_api}: latency and the LLM quality set (slow on a CPU model) ...")
+        results.llm = run_child("llm", home=str(demo_home), api=llm_api, prompts=3)
 
     for size in plan.sizes:
         home = work / f"kb-{size}"
@@ -534,8 +558,44 @@ def markdown(results: Results, command: str) -> str:
                      f"{_f(s['mrr'], 3)} | {_f(s['wrong_rate'], 3)} | "
                      f"{_f(s['no_hit_precision'], 3)} | {_f(s['no_hit_recall'], 3)} | "
                      f"{_f(s['overall'], 3)} |")
+    lines += llm_markdown(results.llm)
     lines += ["", "![Turn latency against knowledge-base size](latency.png)", ""]
     return "\n".join(lines)
+
+
+def llm_markdown(llm: dict) -> list[str]:
+    """The real LLM's section (or how to get it)."""
+    lines = ["", "## A real LLM: latency, calls per turn and their time", ""]
+    if not llm:
+        return lines + ["Not measured in this run: `BENCH_LLM=LOCAL make bench` (or OPENAI, "
+                        "BEDROCK, LAMBDA with their settings) adds it.", ""]
+    quality = llm["quality"]
+    figures = quality.get("llm") or {}
+    per_call = figures.get("llm_ms_per_call") or {}
+    lines += [f"{llm['llm']}, {llm['threads']} inference thread(s) for a local model; "
+              f"started in {llm['load_s']} s. Streamed calls of the bot's own prompts "
+              "(`bench/llm_bench.py`), then `data/eval/llm.jsonl` through the handler with "
+              "the default settings.", "",
+              "| prompt | calls | first token median ms | total median ms | each call, total ms |",
+              "|---|---:|---:|---:|---|"]
+    for kind in ("rewrite", "qa"):
+        r = llm[kind]
+        lines.append(f"| {kind} | {r['calls']} | {_f(r['first_token_median_ms'])} | "
+                     f"{_f(r['total_median_ms'])} | {', '.join(map(str, r['total_ms']))} |")
+    lines += ["", "| LLM quality set | value |", "|---|---:|",
+              f"| turns | {quality['turns']} |",
+              f"| LLM calls per turn | {_f(figures.get('llm_calls_per_turn'), 2)} |",
+              f"| time per LLM call, median / p95 ms | {_f(per_call.get('median'))} / "
+              f"{_f(per_call.get('p95'))} |",
+              f"| turn latency median / p95 ms | {_f(quality['latency_ms']['median'])} / "
+              f"{_f(quality['latency_ms']['p95'])} |",
+              f"| follow-ups answered right | {_f(figures.get('follow_up_hit_rate'), 3)} |",
+              f"| self-contained left as they were | "
+              f"{_f(figures.get('self_contained_kept'), 3)} |",
+              f"| passage answers generated with citations | "
+              f"{_f(figures.get('cited_rate'), 3)} |",
+              f"| no answer where there is none | {_f(figures.get('no_hit_rate'), 3)} |", ""]
+    return lines
 
 
 def plot(results: Results, path: Path) -> None:
@@ -599,6 +659,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=CACHE,
                         help="embedding cache kept between runs (default "
                              "build/bench-cache/embeddings.sqlite)")
+    parser.add_argument("--llm", default="", metavar="LLM_API",
+                        help="also measure this LLM (LOCAL, OPENAI, BEDROCK, LAMBDA, configured "
+                             "by the environment): latency, calls per turn and their time")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -615,14 +678,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="qnabot-bench-") as folder:
         results = measure(plan, args.embeddings, Path(folder), args.cache,
-                          log=lambda text: print(text, file=sys.stderr, flush=True))
+                          log=lambda text: print(text, file=sys.stderr, flush=True),
+                          llm_api=args.llm.strip().upper())
     report = markdown(results, command.strip())
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(report, "utf-8")
     plot(results, args.out / "latency.png")
     (args.out / "results.json").write_text(json.dumps(
         {"plan": results.plan.__dict__, "machine": results.machine, "sizes": results.sizes,
-         "imports": results.imports, "accuracy": results.accuracy,
+         "imports": results.imports, "accuracy": results.accuracy, "llm": results.llm,
          "seconds": results.seconds}, indent=2), "utf-8")
     print(report)
     return 0

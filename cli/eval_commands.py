@@ -15,6 +15,8 @@ from typing import Any, TextIO
 from cli.chat_commands import turn_logs_to_stderr
 from cli.output import print_json, print_table, progress_bar, shorten
 from fulfillment.evaluation import ConversationRunner, EvalReport
+from fulfillment.handler import warm_up
+from fulfillment.llm import describe_llm
 from knowledge.evaluation import Conversation, TurnOutcome, load_conversations
 
 DESCRIPTION = """\
@@ -39,6 +41,13 @@ candidates of the turn's search, wrong-answer rate (answered with something else
 turns), no-hit precision and recall, overall (share of all turns handled right), latency
 median and p95 (ms per turn, in process), LLM calls per turn, per category and per topic
 (the expected item's topic).
+
+Turns may carry "llm" checks of the generative features (data/eval/llm.jsonl does):
+{"rewrite": true} a follow-up needing the history, scored by its retrieval hit;
+{"rewrite": false} a self-contained question the LLM must not rewrite; {"cite": true} an
+answer generated from the expected passage with citations. They are scored in an "LLM"
+table, with the LLM calls per turn and their time, for whichever LLM_API is configured
+(LOCAL, OPENAI, BEDROCK, LAMBDA), so models can be compared on the same set.
 
 Exit status: 0; 1 when accuracy is below --min-accuracy; 2 for an unusable file."""
 
@@ -73,6 +82,9 @@ def run_eval(args: argparse.Namespace) -> int:
     splits = {str(path): load_conversations(path) for path in args.files}
     conversations = [c for group in splits.values() for c in group]
     runner = ConversationRunner.from_environment()
+    llm = describe_llm(runner.service_llm())
+    with turn_logs_to_stderr(args.verbose):
+        warm_up()  # start a local LLM before the first turn, not during it
     turns = sum(len(c.turns) for c in conversations)
     with turn_logs_to_stderr(args.verbose), \
             progress_bar("evaluating", " turns", total=turns) as advance:
@@ -84,13 +96,14 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.json:
         print_json({
             "files": list(splits), "model": runner.recorder.kb.embeddings.model_id,
+            "llm": llm,
             "summary": summary,
             "splits": {name: r.summary() for name, r in split_reports.items()},
             "min_accuracy": args.min_accuracy, "passed": passed,
             "turns": [_turn_json(o) for o in report.outcomes],
         })
     else:
-        _print_report(report, summary, split_reports, runner, args, sys.stdout)
+        _print_report(report, summary, split_reports, runner, args, sys.stdout, llm)
         if not passed:
             print(f"\nFAILED: accuracy {accuracy} is below --min-accuracy {args.min_accuracy}",
                   file=sys.stderr)
@@ -118,7 +131,9 @@ def _turn_json(outcome: TurnOutcome) -> dict[str, Any]:
         "qid": outcome.qid, "source": outcome.source, "score": outcome.score,
         "correct": outcome.correct, "reciprocal_rank": round(outcome.reciprocal_rank, 4),
         "candidates": outcome.ranked_qids[:10], "latency_ms": outcome.latency_ms,
-        "llm_calls": outcome.llm_calls,
+        "llm_calls": outcome.llm_calls, "llm_ms": outcome.llm_ms,
+        "rewritten": outcome.rewritten, "generated": outcome.generated,
+        "citations": outcome.citations,
     }
 
 
@@ -146,13 +161,36 @@ def _metric_rows(summaries: dict[str, dict]) -> list[list[str]]:
     return rows
 
 
+def _llm_rows(figures: dict) -> list[list[str]]:
+    timing = figures.get("llm_ms_per_call")
+    return [
+        ["follow-ups answered right (rewrite's retrieval hit)",
+         f"{_figure(figures['follow_up_hit_rate'])} of {figures['follow_ups']} "
+         f"({figures['follow_ups_rewritten']} rewritten)"],
+        ["self-contained questions left as they were",
+         f"{_figure(figures['self_contained_kept'])} of {figures['self_contained']}"],
+        ["passage answers generated with citations",
+         f"{_figure(figures['cited_rate'])} of {figures['cite_turns']}"],
+        ["no answer where the content has none",
+         f"{_figure(figures['no_hit_rate'])} of {figures['no_answer_turns']}"],
+        ["LLM calls per turn", _figure(figures["llm_calls_per_turn"], 2)],
+        ["time per LLM call, median / p95 (ms)",
+         f"{timing['median']:.0f} / {timing['p95']:.0f}" if timing else "-"],
+    ]
+
+
 def _print_report(report: EvalReport, summary: dict, splits: dict[str, EvalReport],
-                  runner: ConversationRunner, args: argparse.Namespace, out: TextIO) -> None:
+                  runner: ConversationRunner, args: argparse.Namespace, out: TextIO,
+                  llm: str = "") -> None:
     conversations = len({o.conversation_id for o in report.outcomes})
     print(f"{summary['turns']} turns in {conversations} conversations through the fulfillment "
-          f"handler (embeddings {runner.recorder.kb.embeddings.model_id})\n", file=out)
+          f"handler (embeddings {runner.recorder.kb.embeddings.model_id}, LLM {llm})\n",
+          file=out)
     columns = {"all": summary, **{name: r.summary() for name, r in splits.items()}}
     print_table(["figure", *columns], _metric_rows(columns), file=out)
+    if summary.get("llm"):
+        print("\nLLM", file=out)
+        print_table(["figure", "value"], _llm_rows(summary["llm"]), file=out)
 
     print("\nBy category", file=out)
     print_table(["category", "turns", "accuracy", "wrong", "handled right"], [

@@ -1,23 +1,30 @@
 """``qnabot serve``: the chat page, the designer page and the admin API on this machine.
 
+With ``LLM_API=LOCAL`` (``make run``'s default) it starts the embedded model's server first
+and stops it on exit; the model must have been installed (``make model``).
+
 Example:
-    $ qnabot serve --load-demo
+    $ LLM_API=LOCAL qnabot serve --load-demo
     QnABot is serving http://127.0.0.1:8000
       chat:      http://127.0.0.1:8000/chat
       designer:  http://127.0.0.1:8000/designer#token=...
+      LLM:       LOCAL, Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1 thread) at http://127.0.0.1:41234/v1
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from content_designer.auth import load_or_create_token, token_authorizer, token_path
 from content_designer.local_server import make_server
 from content_designer.services import open_services
-from fulfillment.handler import warm_up
+from fulfillment.handler import get_service, warm_up
+from fulfillment.llm import LLMError, describe_llm
+from fulfillment.llm.llama_server import stop_shared_server
 from knowledge.home import qnabot_home
 from knowledge.importer import import_files
 from knowledge.knowledge_base import KnowledgeBase
@@ -69,8 +76,9 @@ def run_serve(args: argparse.Namespace) -> int:
     services = open_services(home, chat=True, authorize=token_authorizer(token))
     if args.load_demo:
         load_demo_if_empty(services.kb)
-    # Load the embedding model and the bot before the first question, not during it.
+    # Load the embedding model, the LLM and the bot before the first question, not during it.
     services.kb.embeddings.embed(["warm up"], "q")
+    llm_line = start_llm()
     warm_up()
     server = make_server(services, args.host, args.port)
     url = server.url
@@ -81,9 +89,12 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"  admin token (shown once, kept in {token_path(home)}): {token}", flush=True)
     else:
         print(f"  designer:  {url}/designer (admin token in {token_path(home)})", flush=True)
+    print(f"  LLM:       {llm_line}", flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host}: other machines can reach this server, over "
               "plain HTTP", file=sys.stderr, flush=True)
+    # SIGTERM (a service manager, `kill`) stops the server like Ctrl-C: the local LLM too.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -91,4 +102,34 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
         services.jobs.shutdown()
+        stop_shared_server()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+#: How to use another LLM, in one line.
+LLM_HINT = ("another LLM: LLM_API=OPENAI LLM_OPENAI_BASE_URL=http://127.0.0.1:8080/v1 "
+            "(llama-server, Ollama, vLLM ...), BEDROCK or LAMBDA; none: LLM_API=DISABLED")
+
+
+def start_llm() -> str:
+    """Start the configured LLM when it runs on this machine; one line saying what answers."""
+    try:
+        service = get_service()
+    except ValueError as exc:  # LLM_API and friends: say what to set, not a traceback
+        from cli.output import CommandError
+
+        raise CommandError(str(exc)) from None
+    llm = service.pipeline.services.llm
+    start = getattr(llm, "start", None)
+    if callable(start):
+        try:
+            start(service.settings())
+        except LLMError as exc:
+            print(f"warning: {exc}; answering without an LLM until it is fixed", file=sys.stderr,
+                  flush=True)
+            return f"{llm.name}, not running ({LLM_HINT})"
+    return f"{describe_llm(llm)} ({LLM_HINT})" if not llm.enabled else describe_llm(llm)

@@ -52,9 +52,11 @@ class LocalLambdaContext:
     memory_limit_in_mb = 1024
     invoked_function_arn = "arn:aws:lambda:local:000000000000:function:qnabot-local"
 
-    def __init__(self, budget_seconds: float = TURN_BUDGET_SECONDS):
+    def __init__(self, budget_seconds: float = TURN_BUDGET_SECONDS,
+                 on_partial: Callable[[str], None] | None = None):
         self.aws_request_id = str(uuid.uuid4())
         self._deadline = time.monotonic() + budget_seconds
+        self.on_partial = on_partial  # local only: a generated answer's text so far
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
@@ -133,13 +135,18 @@ class ChatService:
         self._max_sessions = max_sessions
         self._lock = threading.Lock()
 
-    def turn(self, text: str, *, session_id: str, channel: str = "text") -> dict[str, Any]:
-        """One turn: the Lex V2 response, plus ``display`` for the chat page."""
+    def turn(self, text: str, *, session_id: str, channel: str = "text",
+             on_partial: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """One turn: the Lex V2 response, plus ``display`` for the chat page.
+
+        ``on_partial`` gets a generated answer's text so far while it is written (text
+        channel only; see :mod:`content_designer.streaming`).
+        """
         with self._lock:
             attributes = dict(self._sessions.get(session_id) or {})
         event = make_event(text, session_id=session_id, channel=channel,
                            session_attributes=attributes)
-        response = self._fulfill(event, LocalLambdaContext())
+        response = self._fulfill(event, LocalLambdaContext(on_partial=on_partial))
         state = response.get("sessionState") or {}
         with self._lock:
             self._sessions[session_id] = dict(state.get("sessionAttributes") or {})

@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from content_designer import streaming
 from content_designer.api import create_app
 from content_designer.chat import LocalLambdaContext
 from content_designer.pages import SECURITY_HEADERS
@@ -231,9 +232,12 @@ class RequestHandler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
         self.send_header("Connection", "close")
         self.end_headers()
-        for chunk in streamed.chunks:
-            self.wfile.write(chunk)
-            self.wfile.flush()
+        try:
+            for chunk in streamed.chunks:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            logger.info("%s %s: the client closed the stream", self.command, self.path)
 
     def _send(self, status: int, headers: Mapping[str, str], data: bytes) -> None:
         self.send_response(status)
@@ -274,4 +278,7 @@ class LocalServer(ThreadingHTTPServer):
 def make_server(services: DesignerServices, host: str = "127.0.0.1",
                 port: int = 8000) -> LocalServer:
     """A server for ``services`` bound to ``host:port`` (port 0 picks a free one)."""
-    return LocalServer((host, port), LocalApi(create_app(services), services.authorize))
+    server = LocalServer((host, port), LocalApi(create_app(services), services.authorize))
+    if services.chat is not None:  # POST chat/stream: a generated answer as it is written
+        server.stream_routes[("POST", streaming.STREAM_PATH)] = streaming.route(services.chat)
+    return server

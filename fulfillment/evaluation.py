@@ -177,6 +177,16 @@ class ConversationRunner:
                                          Memory(InMemoryUserStore())))
         return cls(pipeline_fulfill(pipeline, settings), recorder, session_prefix="test-all")
 
+    def service_llm(self) -> Any:
+        """The LLM the handler's pipeline uses (the DISABLED one when there is none)."""
+        from fulfillment.handler import get_service
+        from fulfillment.llm.disabled import DisabledLLM
+
+        try:
+            return get_service().pipeline.services.llm
+        except Exception:  # noqa: BLE001 - a runner over its own pipeline: no process service
+            return DisabledLLM()
+
     def run(self, conversations: Iterable[Conversation],
             on_turn: Callable[[TurnOutcome], None] | None = None) -> list[TurnOutcome]:
         """Every turn of every conversation, in order; ``on_turn`` gets each outcome."""
@@ -221,6 +231,10 @@ def outcome_of(conversation: Conversation, turn: EvalTurn, result: TurnResult | 
     """What a turn got: a fallback answer (no_hits item, error message) counts as no qid."""
     answer = result.answer if result is not None else None
     answered = answer is not None and answer.got_hits
+    debug = result.debug if result is not None else None
+    rewritten = debug.generated_query if debug is not None else ""
+    if rewritten.strip().lower().rstrip("?!. ") == turn.question.strip().lower().rstrip("?!. "):
+        rewritten = ""  # the LLM gave the question back as it was
     return TurnOutcome(
         conversation_id=conversation.id,
         category=conversation.category,
@@ -231,5 +245,10 @@ def outcome_of(conversation: Conversation, turn: EvalTurn, result: TurnResult | 
         score=answer.score if answered else None,
         ranked_qids=ranked,
         latency_ms=round(latency_ms, 3),
-        llm_calls=len(result.debug.llm_calls) if result is not None else 0,
+        llm_calls=len(debug.llm_calls) if debug is not None else 0,
+        llm_ms=round(sum(c.ms for c in debug.llm_calls), 3) if debug is not None else 0.0,
+        rewritten=rewritten,
+        generated=bool(answer is not None and answer.generated),
+        citations=len(answer.citations) if answer is not None else 0,
+        llm=turn.llm,
     )

@@ -148,10 +148,19 @@ def _time_left(context: Any) -> float | None:
         return None
 
 
+def _partial_listener(context: Any) -> Any:
+    """The local server's streaming listener, carried on its Lambda context (Lambda's own
+    context has none)."""
+    listener = getattr(context, "on_partial", None)
+    return listener if callable(listener) else None
+
+
 def handle_event(event: Any, context: Any = None) -> Outcome:
     """Answer one Lex V2 event; the Lex response plus the typed turn result.
 
-    ``context`` is the Lambda context: its remaining time bounds the turn's LLM calls.
+    ``context`` is the Lambda context: its remaining time bounds the turn's LLM calls. A local
+    context may carry ``on_partial`` (the chat page's streaming, see
+    :mod:`content_designer.streaming`): it gets a generated answer's text as it is written.
     """
     try:
         request = parse_event(event)
@@ -168,7 +177,8 @@ def handle_event(event: Any, context: Any = None) -> Outcome:
         logger.exception("cannot build the fulfillment service")
         return _error_outcome(event, f"backend unavailable: {exc}")
     settings = service.settings()
-    turn = service.pipeline.run(request, settings, time_left=_time_left(context))
+    turn = service.pipeline.run(request, settings, time_left=_time_left(context),
+                                on_partial=_partial_listener(context))
     response = apply_connect_settings(build_response(turn), request, settings)
     log_turn(turn, settings)
     record_turn_metrics(turn, settings)
@@ -238,8 +248,16 @@ def log_turn(turn: TurnResult, settings: Settings) -> None:
 
 
 def warm_up() -> float:
-    """Build the service and run one search, so the first real turn is fast; seconds taken."""
+    """Build the service, start a local LLM's server and run one search, so the first real
+    turn is fast; seconds taken."""
     started = time.perf_counter()
     service = get_service()
+    start_llm = getattr(service.pipeline.services.llm, "start", None)
+    if callable(start_llm):
+        try:
+            start_llm(service.settings())
+        except Exception as exc:  # noqa: BLE001 - the bot still answers without the LLM
+            logger.warning("the LLM could not start; answering without it",
+                           extra={"error": str(exc)})
     service.pipeline.services.kb.search("hello", service.settings())
     return time.perf_counter() - started

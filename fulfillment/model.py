@@ -144,11 +144,15 @@ class LlmCall:
     input_tokens: int = 0
     output_tokens: int = 0
     error: str = ""
+    first_token_ms: float | None = None  # when streamed: time to the first text
 
     def to_json(self) -> dict[str, Any]:
-        return {"purpose": self.purpose, "ok": self.ok, "ms": round(self.ms, 1),
+        body = {"purpose": self.purpose, "ok": self.ok, "ms": round(self.ms, 1),
                 "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                 "error": self.error}
+        if self.first_token_ms is not None:
+            body["first_token_ms"] = round(self.first_token_ms, 1)
+        return body
 
 
 @dataclass
@@ -158,6 +162,7 @@ class TurnDebug:
     search_string: str = ""
     generated_query: str = ""
     rewrite_skipped: str = ""  # why the rewrite was not asked for, if it was not
+    rewrite_cached: bool = False  # the rewrite came from the cache, without an LLM call
     context_question: str = ""  # the previous question, when matching needed it (no LLM)
     timings_ms: dict[str, float] = field(default_factory=dict)
     llm_calls: list[LlmCall] = field(default_factory=list)
@@ -176,6 +181,7 @@ class TurnDebug:
             "search_string": self.search_string,
             "generated_query": self.generated_query,
             "rewrite_skipped": self.rewrite_skipped,
+            "rewrite_cached": self.rewrite_cached,
             "context_question": self.context_question,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "llm_calls": [c.to_json() for c in self.llm_calls],

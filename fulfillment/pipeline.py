@@ -47,7 +47,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from fulfillment import guardrails, query_rewrite, render
 from fulfillment.hooks import HookError, HookInvoker, apply_hook_reply, hook_decision, hook_payload
-from fulfillment.llm.base import LLM, Generation, LLMError, LLMTimeout, Prompt, generate_within
+from fulfillment.llm.base import (
+    LLM,
+    Generation,
+    LLMError,
+    LLMTimeout,
+    Prompt,
+    TextListener,
+    generate_within,
+)
 from fulfillment.memory import ChatMessage, Memory, UserRecord
 from fulfillment.model import Answer, Citation, LlmCall, Request, TurnDebug, TurnResult
 from fulfillment.multilanguage import MultiLanguage
@@ -121,6 +129,7 @@ class TurnState:
     locale_context: dict[str, Any] = field(default_factory=dict)  # kept in qnabotcontext
     started: float = field(default_factory=time.perf_counter)
     time_left: float | None = None  # what the caller (Lambda) allows this turn, in seconds
+    on_partial: TextListener | None = None  # gets a generated answer's text so far
     _search: SearchResult | None = None
 
     @property
@@ -130,11 +139,17 @@ class TurnState:
         voice = self.request.channel == "voice"
         limit = float(self.settings.get(
             "LLM_VOICE_TIMEOUT_SECONDS" if voice else "LLM_TIMEOUT_SECONDS"))
+        return min(limit, self.budget_left)
+
+    @property
+    def budget_left(self) -> float:
+        """Seconds left of the turn's budget (and of the caller's time, in Lambda)."""
+        voice = self.request.channel == "voice"
         budget = float(self.settings.get(
             "TURN_VOICE_TIME_BUDGET_SECONDS" if voice else "TURN_TIME_BUDGET_SECONDS"))
         if self.time_left is not None:
             budget = min(budget, self.time_left - LAMBDA_RESERVE_SECONDS)
-        return min(limit, budget - (time.perf_counter() - self.started))
+        return budget - (time.perf_counter() - self.started)
 
     @property
     def previous_question(self) -> str:
@@ -163,15 +178,19 @@ class TurnState:
                 self.debug.degraded.append(self._search.degraded)
         return self._search
 
-    def call_llm(self, purpose: str, prompt: Prompt) -> Generation | None:
-        """Call the LLM within the time limit; on failure log it and return None."""
+    def call_llm(self, purpose: str, prompt: Prompt,
+                 on_text: TextListener | None = None) -> Generation | None:
+        """Call the LLM within the time limit (streaming to ``on_text`` when given); on
+        failure log it and return None."""
         started = time.perf_counter()
         timeout = self.llm_timeout
         if timeout < MIN_LLM_SECONDS:
             self.debug.degraded.append(f"LLM {purpose} skipped: the turn's time budget is spent")
             return None
         try:
-            generation = generate_within(self.services.llm, prompt, timeout, self.settings)
+            generation = generate_within(self.services.llm, prompt, timeout, self.settings,
+                                         on_text=on_text,
+                                         stream_limit=self.budget_left if on_text else None)
         except LLMError as exc:
             kind = "timeout" if isinstance(exc, LLMTimeout) else "error"
             self.debug.llm_calls.append(LlmCall(purpose, False, _ms(started), error=str(exc)))
@@ -179,8 +198,18 @@ class TurnState:
             log.warning("LLM %s call failed, answering without it: %s", purpose, exc)
             return None
         self.debug.llm_calls.append(LlmCall(purpose, True, _ms(started),
-                                            generation.input_tokens, generation.output_tokens))
+                                            generation.input_tokens, generation.output_tokens,
+                                            first_token_ms=generation.first_text_ms))
         return generation
+
+    def partial_listener(self, prefix: str) -> TextListener | None:
+        """Where a generated answer streams to: the caller's ``on_partial`` (with the answer
+        prefix), or None for voice, when streaming is off, or when nobody listens."""
+        listener = self.on_partial
+        if listener is None or self.request.channel == "voice" or \
+                not self.settings.get("LLM_STREAMING_ENABLE"):
+            return None
+        return lambda text: listener(f"{prefix} {text.strip()}" if prefix else text.strip())
 
 
 def _iso(epoch: float) -> str:
@@ -192,6 +221,22 @@ def _iso(epoch: float) -> str:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+def with_llm_defaults(settings: Settings, llm: LLM) -> Settings:
+    """``settings`` with the LLM's own defaults (``setting_defaults``, e.g. the local CPU
+    model's longer time limit and smaller prompt budget) for the settings the admin has not
+    set; an admin's value always wins.
+
+    >>> from fulfillment.llm.scripted import ScriptedLLM
+    >>> llm = ScriptedLLM()
+    >>> llm.setting_defaults = {"LLM_TIMEOUT_SECONDS": "25"}
+    >>> with_llm_defaults(Settings.defaults(), llm).get("LLM_TIMEOUT_SECONDS")
+    25.0
+    """
+    defaults = getattr(llm, "setting_defaults", None) or {}
+    missing = {name: value for name, value in defaults.items() if name not in settings.raw}
+    return settings.with_overrides(**missing) if missing else settings
 
 
 class Stage(Protocol):
@@ -262,8 +307,10 @@ def generate_answer(state: TurnState, passages: Sequence[ContextPassage], *,
         state.debug.degraded.append(
             f"prompt trimmed to {fitted.tokens} tokens: kept {fitted.history_kept} history "
             f"messages and {fitted.passages_kept} passages")
+    prefix = settings.get("LLM_QA_PREFIX_MESSAGE").strip()
     generation = state.call_llm(
-        "qa", Prompt(fitted.text, system, settings.get("LLM_QA_MODEL_PARAMS")))
+        "qa", Prompt(fitted.text, system, settings.get("LLM_QA_MODEL_PARAMS")),
+        on_text=state.partial_listener(prefix))
     if generation is None:
         return fallback
     text = generation.text.strip()
@@ -272,7 +319,6 @@ def generate_answer(state: TurnState, passages: Sequence[ContextPassage], *,
         state.debug.degraded.append(f"LLM found no answer in the {fallback.source} passages")
         return None
     used = [p.text for p in passages[: fitted.passages_kept]]
-    prefix = settings.get("LLM_QA_PREFIX_MESSAGE").strip()
     return replace(
         fallback,
         text=f"{prefix} {text}" if prefix else text,
@@ -431,16 +477,23 @@ class TurnPipeline:
         self.dialogs = conversation.dialog_stages(services)
         self.follow_ups = conversation.follow_ups(services)
         self.builtin_hooks = conversation.builtin_hooks(services)
+        self.rewrite_cache = query_rewrite.RewriteCache()
 
     def run(self, request: Request, settings: Settings, *,
-            time_left: float | None = None) -> TurnResult:
+            time_left: float | None = None, on_partial: TextListener | None = None) -> TurnResult:
         """Answer one turn. Never raises for a problem with the content or a backend.
 
         ``time_left`` (seconds) is what the caller allows, e.g. the Lambda's remaining time;
-        LLM calls stay within it and within the turn's time budget setting.
+        LLM calls stay within it and within the turn's time budget setting. ``on_partial``
+        gets a generated answer's text so far while it is generated (text channels, when
+        ``LLM_STREAMING_ENABLE``): the local chat page's streaming.
         """
+        settings = with_llm_defaults(settings, self.services.llm)
+        if guardrails.configured(settings, "POSTPROCESS") or \
+                settings.get("ENABLE_MULTI_LANGUAGE_SUPPORT"):
+            on_partial = None  # the answer is checked or translated whole before it is shown
         state = TurnState(request, settings, self.services, question=request.transcript,
-                          time_left=time_left)
+                          time_left=time_left, on_partial=on_partial)
         started = state.started
         try:
             answer = self._answer(state)
@@ -639,12 +692,22 @@ class TurnPipeline:
         fitted = rewrite_prompt(settings.get("LLM_GENERATE_QUERY_PROMPT_TEMPLATE"),
                                 state.history, question,
                                 settings.get("LLM_PROMPT_MAX_TOKEN_LIMIT"))
+        prompt = Prompt(fitted.text, settings.get("LLM_GENERATE_QUERY_SYSTEM_PROMPT"),
+                        settings.get("LLM_GENERATE_QUERY_MODEL_PARAMS"))
         started = time.perf_counter()
-        generation = state.call_llm("rewrite", Prompt(
-            fitted.text, settings.get("LLM_GENERATE_QUERY_SYSTEM_PROMPT"),
-            settings.get("LLM_GENERATE_QUERY_MODEL_PARAMS")))
+        cache = self.rewrite_cache if settings.get("LLM_GENERATE_QUERY_CACHE_ENABLE") else None
+        key = cache.key(self.services.llm.name, prompt.text, prompt.system,
+                        prompt.parameters) if cache is not None else ""
+        rewritten = cache.get(key) if cache is not None else None
+        if rewritten is not None:
+            state.debug.rewrite_cached = True
+        else:
+            generation = state.call_llm("rewrite", prompt)
+            rewritten = query_rewrite.clean_generated_query(generation.text) \
+                if generation else ""
+            if cache is not None:
+                cache.put(key, rewritten)
         state.debug.timings_ms["rewrite"] = _ms(started)
-        rewritten = query_rewrite.clean_generated_query(generation.text) if generation else ""
         if rewritten:
             state.debug.generated_query = rewritten
             state.query = rewritten

@@ -9,6 +9,10 @@ Fire TV?"); "What is Amazon Fire TV?" needs no history.
 
 The search then uses "original / rewritten", as QnABot does (:func:`search_string`).
 
+:class:`RewriteCache` remembers rewrites by their prompt (the history kept, the question, the
+template, system prompt and parameters) and the LLM, so asking the same follow-up in the same
+conversation again, a retried turn, or the evaluation's repeated runs, cost no second call.
+
 Example:
     >>> clean_generated_query('Here is the standalone question:\\n"Can Amazon Lex use a CRM?"')
     'Can Amazon Lex use a CRM?'
@@ -16,9 +20,14 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fulfillment.memory import ChatMessage
 from knowledge.followups import needs_context
@@ -83,3 +92,47 @@ def search_string(original: str, rewritten: str) -> str:
     if not rewritten or rewritten.strip().lower() == original.strip().lower():
         return original
     return f"{original} / {rewritten}"
+
+
+class RewriteCache:
+    """Rewrites by (LLM, prompt): a bounded, thread-safe LRU cache.
+
+    >>> cache = RewriteCache(max_entries=2)
+    >>> key = cache.key("LOCAL", "Human: Who is Humpty?\\nQ: Where did he sit?", "", {})
+    >>> cache.put(key, "Where did Humpty Dumpty sit?")
+    >>> cache.get(key)
+    'Where did Humpty Dumpty sit?'
+    """
+
+    def __init__(self, max_entries: int = 2048):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(llm_name: str, prompt: str, system: str, parameters: Mapping[str, Any]) -> str:
+        """The cache key of a rewrite prompt (a digest: user text is not kept twice)."""
+        material = json.dumps([llm_name, prompt, system, dict(parameters or {})],
+                              sort_keys=True, default=str)
+        return hashlib.sha256(material.encode()).hexdigest()
+
+    def get(self, key: str) -> str | None:
+        """The cached rewrite, or None."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: str, rewritten: str) -> None:
+        """Remember a rewrite (an empty one is not cached: the next turn may do better)."""
+        if not rewritten or self.max_entries <= 0:
+            return
+        with self._lock:
+            self._entries[key] = rewritten
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -160,6 +160,8 @@ REGISTRY: dict[str, Setting] = {
            "System prompt for the rewrite."),
         _s("LLM_GENERATE_QUERY_MODEL_PARAMS", "json", '{"temperature": 0}', "LLM",
            "Model parameters for the rewrite (JSON object)."),
+        _s("LLM_GENERATE_QUERY_CACHE_ENABLE", "bool", "true", "LLM",
+           "Remember rewrites by conversation and question, so a repeated one costs no call."),
         _s("LLM_CHAT_HISTORY_MAX_MESSAGES", "int", "12", "LLM",
            "Most messages of chat history kept per user.", minimum=0, maximum=200),
         # --- LLM: generative answers ----------------------------------------------------------
@@ -179,6 +181,8 @@ REGISTRY: dict[str, Setting] = {
            "Show the passages used, in a collapsible block."),
         _s("LLM_QA_SHOW_SOURCE_LINKS", "bool", "true", "LLM",
            "Show links to the sources of generated answers."),
+        _s("LLM_STREAMING_ENABLE", "bool", "true", "LLM",
+           "Stream generated answers to the local chat page as they are written (never voice)."),
         _s("LLM_PROMPT_MAX_TOKEN_LIMIT", "int", "4000", "LLM",
            "Largest prompt sent to the LLM, in tokens.", minimum=100, maximum=200000),
         _s("LLM_TIMEOUT_SECONDS", "float", "10", "LLM",

@@ -6,7 +6,8 @@ plugin contract) and :mod:`~fulfillment.llm.scripted` (deterministic replies for
 
 Every call goes through :func:`generate_within`, which enforces the per-call time limit
 whatever the adapter does, so a hung model costs the turn at most that limit and the pipeline
-falls back to the answer it would give without an LLM.
+falls back to the answer it would give without an LLM. Given ``on_text``, it streams
+(:meth:`LLM.stream`) and reports the text so far after each piece, for the chat page.
 
 Example:
     >>> from fulfillment.llm.scripted import ScriptedLLM
@@ -18,8 +19,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,6 +45,7 @@ class Generation:
     text: str
     input_tokens: int = 0
     output_tokens: int = 0
+    first_text_ms: float | None = None  # when streamed: time to the first piece of text
 
 
 class LLMError(RuntimeError):
@@ -70,28 +74,77 @@ class LLM(Protocol):
         adapter's own network timeouts; :func:`generate_within` enforces it."""
         ...
 
+    def stream(self, prompt: Prompt, *, timeout: float, settings: Settings) -> Iterator[str]:
+        """The reply in pieces as the model produces them (an adapter whose backend cannot
+        stream yields the whole reply once); raise :class:`LLMError` on failure."""
+        ...
 
-def generate_within(llm: LLM, prompt: Prompt, timeout: float, settings: Settings) -> Generation:
+
+#: Called with the text generated so far, each time more arrives.
+TextListener = Callable[[str], None]
+
+
+def _streamed(llm: LLM, prompt: Prompt, timeout: float, settings: Settings,
+              on_text: TextListener, cancelled: threading.Event,
+              flowing: threading.Event) -> Generation:
+    started = time.perf_counter()
+    first: float | None = None
+    text = ""
+    for piece in llm.stream(prompt, timeout=timeout, settings=settings):
+        if cancelled.is_set():
+            break  # the caller gave up: stop reading (and so stop the model, over HTTP)
+        if not isinstance(piece, str) or not piece:
+            continue
+        if first is None:
+            first = (time.perf_counter() - started) * 1000
+            flowing.set()
+        text += piece
+        with contextlib.suppress(Exception):  # a listener that fails must not fail the turn
+            on_text(text)
+    if not text.strip() and not cancelled.is_set():
+        raise LLMError(f"{llm.name} LLM streamed no text")
+    return Generation(text, first_text_ms=first)
+
+
+def generate_within(llm: LLM, prompt: Prompt, timeout: float, settings: Settings,
+                    on_text: TextListener | None = None,
+                    stream_limit: float | None = None) -> Generation:
     """Call ``llm`` and wait at most ``timeout`` seconds.
 
     Raises :class:`LLMTimeout` when the limit passes (the call is abandoned in its daemon
     thread) and :class:`LLMError` for any failure, including unexpected exceptions from an
-    adapter, so callers handle one exception type.
+    adapter, so callers handle one exception type. With ``on_text`` the reply is streamed and
+    ``on_text`` gets the text so far after each piece (from another thread); then, when the
+    first text came within ``timeout``, the call may go on until ``stream_limit`` seconds in
+    all (the turn's budget): the user is watching the answer being written, and cutting it
+    off would only replace it with a worse one.
     """
     outcome: dict[str, Any] = {}
     done = threading.Event()
+    cancelled = threading.Event()
+    flowing = threading.Event()
+    started = time.perf_counter()
 
     def call() -> None:
         try:
-            outcome["value"] = llm.generate(prompt, timeout=timeout, settings=settings)
+            if on_text is None:
+                outcome["value"] = llm.generate(prompt, timeout=timeout, settings=settings)
+            else:
+                outcome["value"] = _streamed(llm, prompt, timeout, settings, on_text, cancelled,
+                                             flowing)
         except BaseException as exc:  # noqa: BLE001 - reported to the caller below
             outcome["error"] = exc
         finally:
             done.set()
 
     threading.Thread(target=call, name=f"llm-{llm.name}", daemon=True).start()
-    if not done.wait(timeout):
-        raise LLMTimeout(f"{llm.name} LLM gave no answer within {timeout:g} s")
+    finished = done.wait(timeout)
+    if not finished and flowing.is_set() and stream_limit and stream_limit > timeout:
+        finished = done.wait(max(0.0, stream_limit - (time.perf_counter() - started)))
+    if not finished:
+        cancelled.set()
+        limit = stream_limit if flowing.is_set() and stream_limit else timeout
+        raise LLMTimeout(f"{llm.name} LLM gave no answer within {limit:g} s")
     if "error" in outcome:
         error = outcome["error"]
         if isinstance(error, LLMError):

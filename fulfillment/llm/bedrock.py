@@ -1,4 +1,5 @@
-"""Amazon Bedrock through the Converse API (``bedrock-runtime`` ``converse``).
+"""Amazon Bedrock through the Converse API (``bedrock-runtime`` ``converse``, and
+``converse_stream`` for :meth:`BedrockLLM.stream`).
 
 The model id comes from ``LLM_MODEL_ID``; ``BEDROCK_GUARDRAIL_IDENTIFIER`` and
 ``BEDROCK_GUARDRAIL_VERSION`` add a guardrail. Model parameters (``LLM_*_MODEL_PARAMS``) map to
@@ -12,7 +13,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from fulfillment.llm.base import Generation, LLMError, Prompt
@@ -89,16 +91,40 @@ class BedrockLLM:
         return self._client
 
     def generate(self, prompt: Prompt, *, timeout: float, settings: Settings) -> Generation:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with _bedrock_errors("converse", settings):
             response = self._client_for(timeout).converse(**converse_request(prompt, settings))
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise LLMError(f"Bedrock converse failed for model {settings.get('LLM_MODEL_ID')}: "
-                           f"{error.get('Code')}: {error.get('Message')}") from exc
-        except BotoCoreError as exc:
-            raise LLMError(f"Bedrock converse failed: {exc}") from exc
         usage = response.get("usage") or {}
         return Generation(_reply_text(response), input_tokens=int(usage.get("inputTokens", 0)),
                           output_tokens=int(usage.get("outputTokens", 0)))
+
+    def stream(self, prompt: Prompt, *, timeout: float, settings: Settings) -> Iterator[str]:
+        """The reply's text deltas from ``converse_stream``; an error event raises."""
+        with _bedrock_errors("converse_stream", settings):
+            response = self._client_for(timeout).converse_stream(
+                **converse_request(prompt, settings))
+            for event in response.get("stream") or ():
+                delta = (event.get("contentBlockDelta") or {}).get("delta") or {}
+                if isinstance(delta.get("text"), str):
+                    yield delta["text"]
+                    continue
+                problem = next((k for k in event if k.endswith("Exception")), None)
+                if problem:
+                    detail = event[problem] or {}
+                    raise LLMError(f"Bedrock stream failed for model "
+                                   f"{settings.get('LLM_MODEL_ID')}: {problem}: "
+                                   f"{detail.get('message', detail.get('Message', ''))}")
+
+
+@contextlib.contextmanager
+def _bedrock_errors(operation: str, settings: Settings) -> Iterator[None]:
+    """botocore's errors as :class:`LLMError` naming the operation, model and cause."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise LLMError(f"Bedrock {operation} failed for model {settings.get('LLM_MODEL_ID')}: "
+                       f"{error.get('Code')}: {error.get('Message')}") from exc
+    except BotoCoreError as exc:
+        raise LLMError(f"Bedrock {operation} failed: {exc}") from exc

@@ -7,6 +7,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from fulfillment.llm.base import Generation, LLMError, Prompt
 from knowledge.settings import Settings
 
@@ -18,4 +20,8 @@ class DisabledLLM:
     enabled = False
 
     def generate(self, prompt: Prompt, *, timeout: float, settings: Settings) -> Generation:
-        raise LLMError("the LLM is disabled; set LLM_API to BEDROCK or LAMBDA to use one")
+        raise LLMError("the LLM is disabled; set LLM_API to LOCAL, OPENAI, BEDROCK or LAMBDA "
+                       "to use one")
+
+    def stream(self, prompt: Prompt, *, timeout: float, settings: Settings) -> Iterator[str]:
+        raise LLMError("the LLM is disabled; set LLM_API to use one")

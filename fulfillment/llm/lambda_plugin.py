@@ -6,6 +6,8 @@ Reply: ``{"generated_text": str}``. A function error (``FunctionError`` set, bod
 :class:`~fulfillment.llm.base.LLMError` naming the function and what it said. The system prompt
 is sent as ``parameters["system"]`` for plugins that support one, as QnABot's samples do.
 
+The plugin contract has no streaming: :meth:`LambdaLLM.stream` yields the whole reply once.
+
 Example:
     >>> llm = LambdaLLM("arn:aws:lambda:us-east-1:123456789012:function:qna-llm")  # doctest: +SKIP
 """
@@ -13,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from fulfillment.llm.base import Generation, LLMError, Prompt
@@ -67,3 +70,7 @@ class LambdaLLM:
         if not isinstance(reply, dict) or not isinstance(reply.get("generated_text"), str):
             raise LLMError(f'LLM plugin {self.function_arn} reply has no "generated_text" string')
         return Generation(reply["generated_text"])
+
+    def stream(self, prompt: Prompt, *, timeout: float, settings: Settings) -> Iterator[str]:
+        """The whole reply as one piece (the plugin contract does not stream)."""
+        yield self.generate(prompt, timeout=timeout, settings=settings).text

@@ -15,8 +15,9 @@ Example:
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fulfillment.llm.base import Generation, LLMError, Prompt
@@ -61,3 +62,8 @@ class ScriptedLLM:
         text = str(reply)
         return Generation(text, input_tokens=len(prompt.text.split()),
                           output_tokens=len(text.split()))
+
+    def stream(self, prompt: Prompt, *, timeout: float, settings: Settings) -> Iterator[str]:
+        """The scripted reply word by word (spaces kept), as a streaming model sends it."""
+        text = self.generate(prompt, timeout=timeout, settings=settings).text
+        yield from re.findall(r"\s*\S+\s*", text) or [text]

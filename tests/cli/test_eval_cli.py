@@ -106,3 +106,17 @@ def test_a_broken_labeled_file_is_a_user_error_naming_the_line(loaded, tmp_path)
     run = loaded("eval", bad)
     assert run.code == 2
     assert f"{bad}:2" in run.err
+
+
+def test_llm_checks_get_their_own_table_and_json_block(loaded, tmp_path):
+    labeled = write_jsonl(tmp_path / "llm.jsonl", {"id": "l1", "turns": [
+        turn("What is the Harbor Ferry?", "Ferry.About"),
+        {**turn("How much is the Night Bus fare?", "Bus.Cost"), "llm": {"rewrite": False}}]})
+    table = loaded("eval", labeled)
+    assert table.code == 0, table.err
+    assert "self-contained questions left as they were" in table.out
+    assert "LLM DISABLED" in table.out
+    data = json.loads(loaded("eval", labeled, "--json").out)
+    assert data["llm"] == "DISABLED"
+    assert data["summary"]["llm"]["self_contained_kept"] == 1.0
+    assert data["turns"][1]["rewritten"] == ""

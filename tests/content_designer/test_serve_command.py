@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cli.main import build_parser
 from cli.server_commands import DEMO_FOLDER, run_serve
 
@@ -34,3 +36,59 @@ def test_the_demo_loads_into_an_empty_knowledge_base_only(make_services, capsys)
     assert load_demo_if_empty(kb) is False  # the next start leaves it deleted
     assert kb.store.count() == loaded - 1
     assert "demo content not loaded" in capsys.readouterr().out
+
+
+def _serve_with_llm(llm, tmp_path):
+    from fulfillment import handler
+    from fulfillment.memory import InMemoryUserStore, Memory
+    from fulfillment.pipeline import Services, TurnPipeline
+    from tests.fulfillment.conftest import MemorySettingsRepo, build_kb
+
+    pipeline = TurnPipeline(Services(build_kb(tmp_path / "k.sqlite", fixtures=False), llm,
+                                     Memory(InMemoryUserStore())))
+    handler.set_service(handler.FulfillmentService(pipeline, MemorySettingsRepo()))
+
+
+def test_serve_names_the_llm_and_how_to_choose_another(tmp_path):
+    from cli.server_commands import start_llm
+    from fulfillment import handler
+    from fulfillment.llm import open_llm
+
+    _serve_with_llm(open_llm({"LLM_API": "DISABLED"}), tmp_path)
+    try:
+        line = start_llm()
+    finally:
+        handler.set_service(None)
+    assert line.startswith("DISABLED (another LLM: LLM_API=OPENAI LLM_OPENAI_BASE_URL=")
+
+
+def test_serve_without_the_local_model_warns_and_keeps_serving(tmp_path, monkeypatch, capsys):
+    from cli.server_commands import start_llm
+    from fulfillment import handler
+    from fulfillment.llm import open_llm
+
+    monkeypatch.setenv("LLM_LOCAL_MODEL_DIR", str(tmp_path / "no-models"))
+    _serve_with_llm(open_llm({"LLM_API": "LOCAL"}), tmp_path)
+    try:
+        line = start_llm()
+    finally:
+        handler.set_service(None)
+    assert line.startswith("LOCAL, not running")
+    assert "the local model is not installed" in capsys.readouterr().err
+
+
+def test_serve_with_a_misconfigured_llm_says_what_to_set(monkeypatch, tmp_path):
+    from cli.output import CommandError
+    from cli.server_commands import start_llm
+    from fulfillment import handler
+
+    monkeypatch.setenv("QNABOT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("EMBEDDINGS_API", "HASHING")
+    monkeypatch.setenv("LLM_API", "OPENAI")
+    monkeypatch.delenv("LLM_OPENAI_BASE_URL", raising=False)
+    handler.set_service(None)
+    try:
+        with pytest.raises(CommandError, match="LLM_API=OPENAI needs LLM_OPENAI_BASE_URL"):
+            start_llm()
+    finally:
+        handler.set_service(None)

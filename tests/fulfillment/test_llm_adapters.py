@@ -127,3 +127,41 @@ def test_llm_api_selects_the_adapter():
         open_llm({"LLM_API": "LAMBDA"})
     with pytest.raises(ValueError, match="not one of"):
         open_llm({"LLM_API": "GPT"})
+
+
+class FakeBedrockStream:
+    """A bedrock-runtime client whose converse_stream returns fixed events."""
+
+    def __init__(self, events):
+        self.events, self.requests = events, []
+
+    def converse_stream(self, **request):
+        self.requests.append(request)
+        return {"stream": iter(self.events)}
+
+
+def test_bedrock_streams_the_text_deltas_of_converse_stream():
+    client = FakeBedrockStream([
+        {"messageStart": {"role": "assistant"}},
+        {"contentBlockDelta": {"delta": {"text": "Humpty "}, "contentBlockIndex": 0}},
+        {"contentBlockDelta": {"delta": {"text": "sat on a wall."}, "contentBlockIndex": 0}},
+        {"messageStop": {"stopReason": "end_turn"}},
+        {"metadata": {"usage": {"inputTokens": 9, "outputTokens": 6}}}])
+    pieces = list(BedrockLLM(client).stream(Prompt("Where?", "Be brief"), timeout=5,
+                                            settings=SETTINGS))
+    assert pieces == ["Humpty ", "sat on a wall."]
+    assert client.requests[0]["system"] == [{"text": "Be brief"}]
+
+
+def test_an_error_event_in_the_bedrock_stream_is_an_llm_error():
+    client = FakeBedrockStream([
+        {"contentBlockDelta": {"delta": {"text": "Hum"}}},
+        {"throttlingException": {"message": "Too many tokens"}}])
+    with pytest.raises(LLMError, match="throttlingException: Too many tokens"):
+        list(BedrockLLM(client).stream(Prompt("Where?"), timeout=5, settings=SETTINGS))
+
+
+def test_a_lambda_plugin_streams_its_whole_reply_at_once():
+    plugin = FakeLambda({"generated_text": "On a wall."})
+    assert list(LambdaLLM("arn:aws:lambda:us-east-1:1:function:qna-llm", plugin).stream(
+        Prompt("Where?"), timeout=5, settings=SETTINGS)) == ["On a wall."]

@@ -396,3 +396,72 @@ def test_the_history_keeps_the_generated_answer_without_its_label(kb, settings):
     ask(make_pipeline(kb, ScriptedLLM(["She lost her sheep."]), memory=memory), settings,
         BO_PEEP)
     assert [m.text for m in memory.history("s1", "s1")] == [BO_PEEP, "She lost her sheep."]
+
+
+# --- streaming and the rewrite cache ---------------------------------------------------------
+
+
+def test_a_generated_answer_streams_its_text_so_far_with_the_prefix(kb, settings):
+    partials: list[str] = []
+    turn = make_pipeline(kb, ScriptedLLM(["She lost her sheep."])).run(
+        Request(session_id="s1", transcript=BO_PEEP), settings, on_partial=partials.append)
+    assert partials == ["LLM Answer: She", "LLM Answer: She lost", "LLM Answer: She lost her",
+                        "LLM Answer: She lost her sheep."]
+    assert turn.answer.text == partials[-1]
+    assert turn.debug.llm_calls[0].first_token_ms is not None
+
+
+@pytest.mark.parametrize("input_mode, overrides", [("Speech", {}),
+                                                   ("Text", {"LLM_STREAMING_ENABLE": False})])
+def test_voice_turns_and_disabled_streaming_send_no_partials(kb, settings, input_mode, overrides):
+    partials: list[str] = []
+    turn = make_pipeline(kb, ScriptedLLM(["She lost her sheep."])).run(
+        Request(session_id="s1", transcript=BO_PEEP, input_mode=input_mode),
+        settings.with_overrides(**overrides), on_partial=partials.append)
+    assert partials == [] and turn.answer.generated
+
+
+def test_a_repeated_follow_up_in_the_same_conversation_reuses_the_cached_rewrite(kb, settings):
+    from fulfillment.memory import InMemoryUserStore, Memory
+
+    llm = ScriptedLLM(["Can Amazon Lex integrate with my CRM?"])
+    pipeline = make_pipeline(kb, llm, memory=Memory(InMemoryUserStore()))
+    history = [("s1", "What is Amazon Lex?"), ("s2", "What is Amazon Lex?")]
+    for session, question in history:  # two users, the same conversation so far
+        ask(pipeline, settings, question, session=session)
+    first = ask(pipeline, settings, "Can it integrate with my CRM?", session="s1")
+    second = ask(pipeline, settings, "Can it integrate with my CRM?", session="s2")
+    assert [c.purpose for c in first.debug.llm_calls] == ["rewrite"]
+    assert second.debug.llm_calls == [] and second.debug.rewrite_cached
+    assert second.debug.generated_query == "Can Amazon Lex integrate with my CRM?"
+    assert second.answer.qid == first.answer.qid == "Lex.CRM"
+    uncached = settings.with_overrides(LLM_GENERATE_QUERY_CACHE_ENABLE=False)
+    ask(pipeline, settings, "What is Amazon Lex?", session="s3")
+    third = ask(pipeline, uncached, "Can it integrate with my CRM?", session="s3")
+    assert [c.purpose for c in third.debug.llm_calls] == ["rewrite"]
+
+
+def test_a_failed_rewrite_is_not_cached(kb, settings):
+    llm = ScriptedLLM([LLMError("down"), "Can Amazon Lex integrate with my CRM?"])
+    pipeline = make_pipeline(kb, llm)
+    ask(pipeline, settings, "What is Amazon Lex?", session="a")
+    ask(pipeline, settings, "What is Amazon Lex?", session="b")
+    assert ask(pipeline, settings, "Can it integrate with my CRM?", session="a") \
+        .debug.generated_query == ""
+    assert ask(pipeline, settings, "Can it integrate with my CRM?", session="b") \
+        .debug.generated_query == "Can Amazon Lex integrate with my CRM?"
+
+
+def test_an_llms_own_setting_defaults_apply_unless_the_admin_set_them(kb, settings):
+    class SlowLocalLLM(ScriptedLLM):
+        setting_defaults = {"LLM_TIMEOUT_SECONDS": "25", "LLM_PROMPT_MAX_TOKEN_LIMIT": "100"}
+
+    llm = SlowLocalLLM(["She lost her sheep."])
+    pipeline = make_pipeline(kb, llm)
+    turn = ask(pipeline, settings, BO_PEEP)
+    assert turn.answer.generated
+    assert "prompt trimmed" in " ".join(turn.debug.degraded)  # the 100-token budget applied
+    admin = settings.with_overrides(LLM_PROMPT_MAX_TOKEN_LIMIT=4000)
+    untrimmed = ask(pipeline, admin, BO_PEEP, session="s2")
+    assert "prompt trimmed" not in " ".join(untrimmed.debug.degraded)
+    assert len(llm.calls[1].text) > len(llm.calls[0].text)

@@ -8,11 +8,13 @@ from knowledge.embeddings.hashing import HashingEmbeddings
 from knowledge.evaluation import (
     EvalFileError,
     Expected,
+    LlmCheck,
     TurnOutcome,
     load_conversations,
     record,
     replay,
     summarize,
+    summarize_llm,
 )
 from knowledge.items import parse_item
 from knowledge.knowledge_base import KnowledgeBase
@@ -135,3 +137,44 @@ def test_fast_sweep_decisions_agree_with_the_full_replay(kb, tmp_path):
                 full = [(o.qid, o.source) for o in replay(recording, params)]
                 fast = [(o.qid, o.source) for o in decide_fast(compact, params)]
                 assert fast == full, (mode, threshold, boost)
+
+
+def test_llm_checks_are_read_from_the_labeled_file_and_bad_ones_name_the_turn(tmp_path):
+    good = tmp_path / "llm.jsonl"
+    good.write_text(json.dumps({"id": "l1", "turns": [
+        {"q": "What is HarborBikes?", "expect": {"qid": "A"}},
+        {"q": "Who runs it?", "expect": {"qid": "B"}, "llm": {"rewrite": True}},
+        {"q": "How far?", "expect": {"source": "text", "qid": "P"}, "llm": {"cite": True}}]}))
+    turns = load_conversations(good)[0].turns
+    assert [t.llm for t in turns] == [None, LlmCheck(rewrite=True), LlmCheck(cite=True)]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"turns": [{"q": "Hi", "expect": {"qid": "A"},
+                                          "llm": {"rewrite": "yes"}}]}))
+    with pytest.raises(EvalFileError, match=r"bad.jsonl:1 turn 1: .llm. values must be true"):
+        load_conversations(bad)
+
+
+def test_llm_figures_score_rewrites_kept_questions_citations_and_no_hits():
+    def llm_outcome(expected, qid, source="qna", check=None, **fields):
+        return TurnOutcome("c", "cat", "q", expected, qid, source, 1.0, llm=check, **fields)
+
+    outcomes = [
+        llm_outcome(Expected("B"), "B", check=LlmCheck(rewrite=True), rewritten="Who runs B?",
+                    llm_calls=1, llm_ms=800.0),
+        llm_outcome(Expected("C"), "A", check=LlmCheck(rewrite=True), llm_calls=1, llm_ms=400.0),
+        llm_outcome(Expected("D"), "D", check=LlmCheck(rewrite=False), rewritten="D again?",
+                    llm_calls=1, llm_ms=600.0),
+        llm_outcome(Expected("P", "text"), "P", "text", check=LlmCheck(cite=True),
+                    generated=True, citations=2, llm_calls=1, llm_ms=2000.0),
+        llm_outcome(Expected("P", "text"), "P", "text", check=LlmCheck(cite=True)),  # as is
+        llm_outcome(Expected(None, None), None, "no_hits", llm_calls=1, llm_ms=1000.0),
+    ]
+    figures = summarize_llm(outcomes)
+    assert (figures["follow_up_hit_rate"], figures["follow_ups_rewritten"]) == (0.5, 1)
+    assert figures["self_contained_kept"] == 0.0
+    assert figures["cited_rate"] == 0.5
+    assert figures["no_hit_rate"] == 1.0
+    assert figures["llm_calls_per_turn"] == pytest.approx(5 / 6, abs=1e-3)
+    assert figures["llm_ms_per_call"]["median"] == 800.0
+    assert summarize(outcomes)["llm"] == figures
+    assert summarize_llm([outcome(Expected("A"), "A")]) is None
