@@ -148,7 +148,9 @@ async function loadItems() {
     $("select-all").checked = false;
     $("delete-selected").disabled = true;
     $("delete-selected").textContent = "Delete selected";
+    shownItems.clear();
     for (const item of page.items) {
+      shownItems.set(item.qid, item);
       const box = el("input", {type: "checkbox", "aria-label": `Select ${item.qid}`});
       box.addEventListener("change", () => {
         box.checked ? selected.add(item.qid) : selected.delete(item.qid);
@@ -205,7 +207,7 @@ $("delete-selected").addEventListener("click", async () => {
     await loadItems();
     refreshCount();
     loadFacets();
-  } catch (error) { alert(error.message); }
+  } catch (error) { clear($("match-count")).append(errorView(error)); }
 });
 
 // --- items: the editor ---------------------------------------------------------------------
@@ -221,10 +223,14 @@ async function schemaOf(type) {
   return schemas[type];
 }
 
+const shownItems = new Map();  // the items of the listed page, by qid
+
 async function openItem(qid) {
   try {
-    openEditor(await api("GET", `items/${encodeURIComponent(qid)}`));
-  } catch (error) { alert(error.message); }
+    openEditor(shownItems.get(qid) || await api("GET", `items/${encodeURIComponent(qid)}`));
+  } catch (error) {
+    clear($("match-count")).append(errorView(error));
+  }
 }
 
 /** The item being edited, from whichever view is showing. Throws on JSON that does not parse. */
@@ -577,6 +583,7 @@ $("test-all-form").addEventListener("submit", async (event) => {
   $("test-all-progress").hidden = false;
   $("test-all-outcomes").hidden = true;
   $("test-all-report").hidden = true;
+  $("test-all-state").dataset.state = "running";
   clear($("test-all-counts"));
   try {
     let job;
@@ -596,10 +603,10 @@ $("test-all-form").addEventListener("submit", async (event) => {
     const c = done.counts;
     $("test-all-state").textContent = `${c.correct} of ${c.asked} questions find their own item` +
       (c.ambiguous ? `, ${c.ambiguous} are shared by several items` : "") + ` (${done.seconds} s)`;
-    $("test-all-state").dataset.state = "succeeded";
     showTestAll(done);
     await showReportLink(done);
-    loadTestAllHistory();
+    await loadTestAllHistory();
+    $("test-all-state").dataset.state = "succeeded";
   } catch (error) {
     $("test-all-state").textContent = error.message;
   } finally {
