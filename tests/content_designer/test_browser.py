@@ -130,6 +130,35 @@ def answer_people_do_not_wait_for(browser: Browser) -> None:
     browser.evaluate("window.confirm = () => true; window.prompt = (m, d) => d; true")
 
 
+#: A stand-in for the server's chat/stream (C3): two partial events then the final reply, or
+#: a 404 when window.streamStatus says so; the pending bubble's text is noted at each partial.
+STREAMING_SERVER = """
+window.QNABOT_CONFIG = {...window.QNABOT_CONFIG, streaming: true};
+window.realFetch = window.realFetch || window.fetch;
+window.partialsSeen = [];
+window.streamStatus = 200;
+window.fetch = (url, init) => {
+  if (url !== "chat/stream") return window.realFetch(url, init);
+  if (window.streamStatus !== 200) return Promise.resolve(new Response("{}", {status: 404}));
+  const final = {messages: [], sessionState: {}, display: {html: "<p>Streamed final answer</p>",
+                 text: "Streamed final answer", qid: "Stream.1", got_answer: true, card: null}};
+  const events = ['event: partial\\ndata: {"text": "Streamed"}\\n\\n',
+                  'event: partial\\ndata: {"text": "Streamed partial"}\\n\\n',
+                  `event: final\\ndata: ${JSON.stringify(final)}\\n\\n`];
+  const body = new ReadableStream({async pull(controller) {
+    const next = events.shift();
+    if (next === undefined) { controller.close(); return; }
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const pending = document.querySelector('.turn.pending .partial');
+    if (pending && pending.textContent) window.partialsSeen.push(pending.textContent);
+    controller.enqueue(new TextEncoder().encode(next));
+  }});
+  return Promise.resolve(new Response(body, {headers: {"Content-Type": "text/event-stream"}}));
+};
+true
+"""
+
+
 def test_chat_page_welcomes_answers_reads_aloud_and_takes_feedback(server, browser):
     browser.open(server.url + "/chat")
     browser.wait_for("document.querySelectorAll('.turn.bot.welcome').length === 1",
@@ -164,13 +193,24 @@ def test_chat_page_welcomes_answers_reads_aloud_and_takes_feedback(server, brows
     browser.click("#speak-toggle")
     browser.screenshot(SCREENSHOTS / "chat-feedback-and-voice.png")
 
+    # Streaming (contract C3): partial text shows in the pending bubble, the final reply
+    # replaces it; a server without chat/stream (404) gets the question through POST chat.
+    browser.evaluate(STREAMING_SERVER)
+    answer = ask(browser, "What is Amazon Fire TV?")
+    assert answer["text"].startswith("Streamed final answer")
+    assert browser.evaluate("window.partialsSeen") == ["Streamed", "Streamed partial"]
+    browser.evaluate("window.streamStatus = 404; true")
+    assert ask(browser, "What is Amazon Fire TV?")["qid"] == "FireTV.001"
+    browser.evaluate("window.fetch = window.realFetch; window.QNABOT_CONFIG = "
+                     "{...window.QNABOT_CONFIG, streaming: false}; true")
+
     browser.open(server.url + "/chat")  # a reload keeps the conversation
-    browser.wait_for("document.querySelectorAll('.turn.bot').length === 5",
+    browser.wait_for("document.querySelectorAll('.turn.bot').length === 7",
                      what="the transcript to come back after a reload")
     browser.send("Emulation.setDeviceMetricsOverride", width=390, height=844,
                  deviceScaleFactor=2, mobile=True)
     browser.open(server.url + "/chat")
-    browser.wait_for("document.querySelectorAll('.turn.bot').length === 5", what="the phone page")
+    browser.wait_for("document.querySelectorAll('.turn.bot').length === 7", what="the phone page")
     # On a phone the question box and Send stay on screen, nothing scrolls sideways.
     assert browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert browser.evaluate("document.getElementById('send').getBoundingClientRect().bottom"
