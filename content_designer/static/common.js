@@ -52,16 +52,25 @@ function randomId() {
 }
 
 /** Load a script of this site (a relative URL) once; resolves when it has run. */
-function loadScript(src) {
-  const found = document.querySelector(`script[data-src="${src}"]`);
+function loadScript(path) {
+  const found = [...document.scripts].find((script) => script.dataset.path === path);
   if (found) return found.loaded;
-  const script = el("script", {src, "data-src": src});
+  const script = document.createElement("script");
+  script.dataset.path = path;
   script.loaded = new Promise((resolve, reject) => {
     script.addEventListener("load", resolve);
-    script.addEventListener("error", () => reject(new Error(`could not load ${src}`)));
+    script.addEventListener("error", () => reject(new Error(`could not load ${path}`)));
   });
+  script.setAttribute("src", path);
   document.head.append(script);
   return script.loaded;
+}
+
+/** The one place HTML goes into a page: answer HTML the server already sanitized with nh3
+ *  (content_designer/chat.py), or that the Lex transport sanitized with its vendored library. */
+function showSanitizedHtml(node, html) {
+  node.innerHTML = html;
+  return node;
 }
 
 class ApiError extends Error {

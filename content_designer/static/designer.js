@@ -323,9 +323,7 @@ async function preview() {
   try {
     const shown = await api("POST", "items/preview", item);
     const box = clear($("preview"));
-    const answer = el("div", {class: "answer"});
-    answer.innerHTML = shown.html;  // sanitized by the server (nh3), as in the chat
-    box.append(answer);
+    box.append(showSanitizedHtml(el("div", {class: "answer"}), shown.html));  // nh3, as in chat
     if (shown.card) {
       box.append(el("div", {class: "card"},
         shown.card.image_url ? el("img", {src: shown.card.image_url, alt: "", referrerpolicy: "no-referrer"}) : null,

@@ -1,7 +1,7 @@
 // Put the QnABot chat on any web page: a round button in the corner opens the chat in a frame.
-//   <script src="https://YOUR-QNABOT/static/embed.js" defer></script>
-// Optional attributes on that script tag: data-title="Ask us" (the button's label),
-// data-position="left" (bottom-left instead of bottom-right).
+// Add a deferred script tag loading https://YOUR-QNABOT/static/embed.js (see the README).
+// Optional attributes on that script tag: data-title (the button's label) and
+// data-position ("left" for bottom-left instead of bottom-right).
 (function () {
   "use strict";
   const script = document.currentScript;
