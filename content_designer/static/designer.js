@@ -507,8 +507,11 @@ $("test-form").addEventListener("submit", async (event) => {
     for (const stage of stages) {
       const hits = result.candidates.filter((hit) => hit.stage === stage);
       const passing = hits.filter((hit) => hit.passed).length;
-      results.append(el("h3", {class: "stage-title"}, `${stage}: ${hits.length} candidates, ${passing} at or above the threshold ${hits[0].threshold}`),
-        el("div", {class: "candidates"}, hits.slice(0, STAGE_ROWS).map((hit, i) => candidateCard(hit, i, best, question))));
+      // Stages that cannot answer fold away when another stage answers (cascade order kept).
+      const open = !best || passing > 0;
+      results.append(el("details", {class: "stage", open, dataset: {stage}},
+        el("summary", {class: "stage-title"}, `${stage}: ${hits.length} candidates, ${passing} at or above the threshold ${hits[0].threshold}`),
+        el("div", {class: "candidates"}, hits.slice(0, STAGE_ROWS).map((hit, i) => candidateCard(hit, i, best, question)))));
     }
     if (!result.candidates.length) results.append(el("p", {class: "muted"}, "No candidates."));
   } catch (error) {

@@ -321,6 +321,9 @@ def test_designer_imports_tests_tunes_and_changes_settings(server, browser, tmp_
                                " .matched').innerText")
     assert "wall" in passage.lower() and len(passage) < 260  # the sentence, not the passage
     assert browser.evaluate("document.querySelectorAll('.candidate .evidence-row').length") > 0
+    # The question stage, where nothing passes, folds away under the answering passage stage.
+    assert browser.evaluate("document.querySelector('details.stage[data-stage=questions]').open"
+                            " === false")
     browser.screenshot(SCREENSHOTS / "designer-test.png")
 
     browser.click("[data-tab='testall']")
