@@ -255,6 +255,8 @@ async function openEditor(item, {copyOf = null} = {}) {
   $("duplicate-item").hidden = !editing;
   $("test-item").hidden = !editing;
   clear($("editor-errors"));
+  clear($("preview"));
+  $("preview-speak").hidden = true;
   setStatus("");
   fillSelect($("item-type"), itemTypes.map((t) => [t, t]), 0);
   $("item-type").disabled = Boolean(editing);

@@ -449,6 +449,8 @@ def test_pages_work_under_a_stage_prefix(server, browser):
                          what="the items under /prod/")
         browser.click("#items-table tbody tr[data-qid] td.qid button")
         browser.wait_for("!!document.querySelector('#field-qid')", what="the form under /prod/")
+        browser.wait_for("document.getElementById('preview').innerText.trim().length > 0",
+                         what="the preview under /prod/")
         browser.screenshot(SCREENSHOTS / "designer-under-prod.png")
         assert proxy.outside == []  # every URL the pages used stayed under the stage
     finally:
