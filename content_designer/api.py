@@ -58,6 +58,7 @@ from knowledge.embeddings.base import EmbeddingsError
 from knowledge.items import InvalidItemError, parse_item
 from knowledge.settings import REGISTRY, SettingError, lookup, validate_updates
 from knowledge.store import DimensionMismatchError, StoreError
+from knowledge.tuning import DEFAULTS_CHOSEN_AT_WRONG_RATE
 from knowledge.validation import ITEM_TYPES, item_schema
 
 logger = logging.getLogger(__name__)
@@ -479,7 +480,7 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
               tags=["jobs"], security=ADMIN, status_code=202)
     def start_tune(
         file: Annotated[UploadFile, File(description="Labeled conversations (JSON Lines).")],
-        max_wrong_rate: Annotated[float, Form(ge=0, le=1)] = 0.08,
+        max_wrong_rate: Annotated[float, Form(ge=0, le=1)] = DEFAULTS_CHOSEN_AT_WRONG_RATE,
     ) -> Response[dict[str, Any]]:
         content = upload(file)
         if isinstance(content, Response):
