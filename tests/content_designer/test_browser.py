@@ -406,6 +406,16 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     server: PrefixProxy
 
     def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/site.html":  # somebody's web site, with the documented snippet
+            page = (b"<!doctype html><title>Harbor City</title><link rel=icon href=\"data:,\">"
+                    b"<h1>Harbor City</h1>"
+                    b'<script src="/prod/static/embed.js" defer></script>')
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
         if not self.path.startswith("/prod/"):
             self.server.outside.append(self.path)
             self.send_error(404, "outside the stage")
@@ -452,6 +462,16 @@ def test_pages_work_under_a_stage_prefix(server, browser):
         browser.wait_for("document.getElementById('preview').innerText.trim().length > 0",
                          what="the preview under /prod/")
         browser.screenshot(SCREENSHOTS / "designer-under-prod.png")
+
+        browser.open(f"http://127.0.0.1:{proxy.server_address[1]}/site.html")
+        browser.click("#qnabot-embed-button")  # the corner button opens the chat
+        browser.wait_for("(() => { const f = document.getElementById('qnabot-embed-frame');"
+                         " return !f.hidden && f.contentDocument && f.contentDocument"
+                         ".querySelectorAll('.turn.bot.welcome').length === 1; })()",
+                         timeout=60, what="the embedded chat's welcome")
+        assert browser.evaluate("document.getElementById('qnabot-embed-frame').contentDocument"
+                                ".body.classList.contains('embedded')")
+        browser.screenshot(SCREENSHOTS / "chat-embedded.png")
         assert proxy.outside == []  # every URL the pages used stayed under the stage
     finally:
         proxy.shutdown()
