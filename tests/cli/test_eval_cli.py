@@ -106,3 +106,14 @@ def test_a_broken_labeled_file_is_a_user_error_naming_the_line(loaded, tmp_path)
     run = loaded("eval", bad)
     assert run.code == 2
     assert f"{bad}:2" in run.err
+
+
+def test_evaluation_turns_stay_out_of_the_analytics(home, qnabot, monkeypatch, tmp_path):
+    from fulfillment.metrics_sqlite import SqliteMetricsSink
+
+    monkeypatch.setenv("QNABOT_METRICS", "sqlite")
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text('{"id": "a", "turns": [{"q": "Hello", "expect": {"no_answer": true}}]}\n',
+                       encoding="utf-8")
+    assert qnabot("eval", labeled).code in (0, 1)
+    assert SqliteMetricsSink(home / "metrics.sqlite").turns() == []
