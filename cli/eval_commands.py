@@ -81,6 +81,9 @@ def run_eval(args: argparse.Namespace) -> int:
         raise CommandError(f"--min-accuracy must be between 0 and 1, not {args.min_accuracy}")
     splits = {str(path): load_conversations(path) for path in args.files}
     conversations = [c for group in splits.values() for c in group]
+    from fulfillment.metrics import NullMetricsSink, set_metrics_sink
+
+    set_metrics_sink(NullMetricsSink())  # evaluation turns are not users' questions
     runner = ConversationRunner.from_environment()
     llm = describe_llm(runner.service_llm())
     with turn_logs_to_stderr(args.verbose):

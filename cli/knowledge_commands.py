@@ -33,7 +33,7 @@ from knowledge.backends import (
 from knowledge.embeddings.base import EmbeddingsError
 from knowledge.exporter import export_items
 from knowledge.home import qnabot_home
-from knowledge.importer import import_files
+from knowledge.importer import ImportFileError, import_files, open_source
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import (
     REGISTRY,
@@ -114,9 +114,21 @@ def _register_import(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_import)
 
 
+def _items_in(paths: list[str]) -> int | None:
+    """How many items the files hold, for the progress bar (None when no bar is shown or a
+    file cannot be read: the import itself reports that)."""
+    if not sys.stderr.isatty():
+        return None
+    try:
+        return sum(sum(1 for _ in open_source(path).items()) for path in paths)
+    except ImportFileError:
+        return None
+
+
 def run_import(args: argparse.Namespace) -> int:
     """``qnabot import``: problems one per line, warnings, then a summary line."""
-    with _knowledge_base(qnabot_home()) as kb, progress_bar("importing") as advance:
+    with _knowledge_base(qnabot_home()) as kb, \
+            progress_bar("importing", total=_items_in(args.files)) as advance:
         report = import_files(kb, args.files, replace_all=args.replace_all, progress=advance)
     if args.json:
         print_json(report.to_json())

@@ -12,11 +12,14 @@ from knowledge.backends import load_settings, open_knowledge_base, open_settings
 from knowledge.evaluation import load_conversations, record, replay, summarize
 from knowledge.matching import MatchParams
 from knowledge.settings import validate_updates
-from knowledge.tuning import SweepPoint, frontier, recommend, sweep, sweep_size
-
-#: The wrong-answer rate the shipped default thresholds were chosen at (data/README.md, "How
-#: the defaults were chosen"), so that a first run on the development set agrees with them.
-DEFAULT_MAX_WRONG_RATE = 0.08
+from knowledge.tuning import (
+    DEFAULTS_CHOSEN_AT_WRONG_RATE,
+    SweepPoint,
+    frontier,
+    recommend,
+    sweep,
+    sweep_size,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,9 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "right and wrong answers, and recommends settings for a target rate of "
                     "wrong answers. Searches each question once; works for any embeddings model.")
     parser.add_argument("file", type=Path, help="labeled conversations (JSON Lines)")
-    parser.add_argument("--max-wrong-rate", type=float, default=DEFAULT_MAX_WRONG_RATE,
+    parser.add_argument("--max-wrong-rate", type=float, default=DEFAULTS_CHOSEN_AT_WRONG_RATE,
                         help="largest acceptable share of wrong answers (default "
-                             f"{DEFAULT_MAX_WRONG_RATE}, the rate the shipped defaults were "
+                             f"{DEFAULTS_CHOSEN_AT_WRONG_RATE}, the rate the shipped defaults were "
                              "chosen at)")
     parser.add_argument("--plot", type=Path, help="write the trade-off as a PNG chart")
     parser.add_argument("--apply", action="store_true", help="store the recommended settings")

@@ -60,7 +60,8 @@ def _top(groups: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     rows = []
     for _key, records in ranked:
         wording = Counter(str(r.get("utterance") or "") for r in records).most_common(1)[0][0]
-        qids = Counter(str(r.get("qid") or "") for r in records if r.get("qid"))
+        qids = Counter(str(r.get("qid") or "") for r in records
+                       if r.get("qid") and r.get("got_hits"))  # not the no_hits item's qid
         rows.append({"question": wording, "count": len(records),
                      "qid": qids.most_common(1)[0][0] if qids else "",
                      "last": str(records[-1].get("datetime") or "")})

@@ -69,6 +69,7 @@ from knowledge.settings import (
 )
 from knowledge.settings_transfer import EXPORT_FILE_NAME, export_settings, validate_import
 from knowledge.store import DimensionMismatchError, StoreError
+from knowledge.tuning import DEFAULTS_CHOSEN_AT_WRONG_RATE
 from knowledge.validation import ITEM_TYPES, item_schema
 
 logger = logging.getLogger(__name__)
@@ -506,7 +507,7 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
               tags=["jobs"], security=ADMIN, status_code=202)
     def start_tune(
         file: Annotated[UploadFile, File(description="Labeled conversations (JSON Lines).")],
-        max_wrong_rate: Annotated[float, Form(ge=0, le=1)] = 0.08,
+        max_wrong_rate: Annotated[float, Form(ge=0, le=1)] = DEFAULTS_CHOSEN_AT_WRONG_RATE,
     ) -> Response[dict[str, Any]]:
         content = upload(file)
         if isinstance(content, Response):

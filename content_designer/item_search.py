@@ -18,12 +18,16 @@ Example:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from knowledge.items import Item
+
+#: The Unicode blocks of combining marks (accents) that NFKD splits off letters.
+_COMBINING_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 SortKey = Literal["qid", "type", "topic", "questions", "answer"]
 SORT_KEYS: tuple[str, ...] = ("qid", "type", "topic", "questions", "answer")
@@ -35,8 +39,10 @@ def fold(text: str) -> str:
     >>> fold("  Café  CRÈME ")
     'cafe creme'
     """
+    if text.isascii():  # most text: no accents to remove
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+    return " ".join(_COMBINING_MARKS.sub("", decomposed).split())
 
 
 @dataclass(frozen=True)

@@ -230,7 +230,14 @@ def _run_tune(kb: KnowledgeBase, settings: Settings, spec: JobSpec,
     """``qnabot tune`` as a job: search every labeled turn once, replay many settings."""
     from knowledge.evaluation import EvalFileError, load_conversations, record, replay, summarize
     from knowledge.matching import MatchParams
-    from knowledge.tuning import SweepPoint, frontier, recommend, sweep, sweep_size
+    from knowledge.tuning import (
+        DEFAULTS_CHOSEN_AT_WRONG_RATE,
+        SweepPoint,
+        frontier,
+        recommend,
+        sweep,
+        sweep_size,
+    )
 
     if spec.input_file is None:
         raise JobInputError("tuning needs a labeled file (qnabot eval's JSON Lines format)")
@@ -244,7 +251,7 @@ def _run_tune(kb: KnowledgeBase, settings: Settings, spec: JobSpec,
     params = MatchParams.from_settings(settings)
     current = SweepPoint(params, summarize(replay(recording, params), by_category=False))
     points = sweep(recording, current.params, on_progress=tracker.advance)
-    target = float(spec.options.get("max_wrong_rate") or 0.08)
+    target = float(spec.options.get("max_wrong_rate") or DEFAULTS_CHOSEN_AT_WRONG_RATE)
     best = recommend(points, max_wrong_rate=target)
     edge = frontier(points)
     step = max(1, len(points) // MAX_CHART_POINTS)

@@ -281,4 +281,5 @@ def make_server(services: DesignerServices, host: str = "127.0.0.1",
     server = LocalServer((host, port), LocalApi(create_app(services), services.authorize))
     if services.chat is not None:  # POST chat/stream: a generated answer as it is written
         server.stream_routes[("POST", streaming.STREAM_PATH)] = streaming.route(services.chat)
+        services.streaming = True  # config.js tells the chat page to use it
     return server

@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -36,7 +35,7 @@ from aws_lambda_powertools import Logger
 from fulfillment.connect import apply_connect_settings
 from fulfillment.lex_event import MalformedEventError, parse_event
 from fulfillment.lex_response import build_response
-from fulfillment.metrics import record_turn_metrics
+from fulfillment.metrics import record_turn_metrics, redactor
 from fulfillment.model import Answer, Request, TurnDebug, TurnResult
 from knowledge.settings import Settings
 
@@ -198,20 +197,13 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         return _error_outcome(event, f"unexpected failure: {exc}").response
 
 
-def _redactor(settings: Settings):
-    if not settings.get("ENABLE_REDACTING"):
-        return lambda text: text
-    pattern: re.Pattern | None = settings.get("REDACTING_REGEX")
-    return (lambda text: pattern.sub("XXXXXX", text)) if pattern else (lambda text: text)
-
-
 def log_turn(turn: TurnResult, settings: Settings) -> None:
     """One structured record per turn: what was answered, how, and how long it took.
 
     User text is redacted per ``ENABLE_REDACTING``; settings, session attributes and answers
     are not logged.
     """
-    redact = _redactor(settings)
+    redact = redactor(settings)
     debug, answer = turn.debug, turn.answer
     user_text = redact
     if debug.pii_rejected:  # the question itself is personal information: log none of it

@@ -7,7 +7,6 @@
 "use strict";
 
 (function () {
-  const config = window.QNABOT_CONFIG || {};
 
   async function postJson(path, body) {
     const response = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
@@ -79,6 +78,7 @@
   async function send(text, options) {
     const {sessionId, channel = "text", onPartial} = options || {};
     const body = {text, session_id: sessionId, channel};
+    const config = window.QNABOT_CONFIG || {};  // read per turn: the page may change it
     if (config.streaming && channel !== "voice") {
       try {
         return await stream(body, onPartial);

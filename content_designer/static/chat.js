@@ -11,6 +11,7 @@ const CONFIG = window.QNABOT_CONFIG || {auth: "token", transport: "local", strea
 //: What the page says first, as QnABot's Lex Web UI does: the greeting item answers it.
 const WELCOME_UTTERANCE = CONFIG.welcome || "Hello";
 const WELCOME_FALLBACK = "Hi! Ask me a question.";
+const WELCOME_FALLBACK_HTML = "<p>Hi! Ask me a question.</p>";
 //: QnABot's feedback utterances (the Lex Web UI's thumbs phrases), contract C4.
 const FEEDBACK = {up: "Thumbs up", down: "Thumbs down"};
 
@@ -123,10 +124,9 @@ function cardView(card) {
 
 function answerBubble(turn) {
   const display = turn.display || {};
-  const answer = el("div", {class: "answer"});
   // display.html was sanitized on the server (nh3 allow-list; see content_designer/chat.py)
   // or by the Lex transport's vendored sanitizer.
-  answer.innerHTML = display.html || "";
+  const answer = showSanitizedHtml(el("div", {class: "answer"}), display.html || "");
   const meta = display.qid && !turn.welcome ? el("div", {class: "meta"}, `qid ${display.qid}`) : null;
   const judged = !turn.welcome && !turn.kind;
   return el("div", {class: "bubble"}, answer, cardView(display.card), meta,
@@ -182,7 +182,7 @@ async function ask(text, {kind = "", channel = "text"} = {}) {
     pending.item.remove();
     const display = response.display || {};
     if (kind === "welcome" && !display.got_answer) {  // no greeting item: a plain welcome
-      Object.assign(display, {html: el("p", {}, WELCOME_FALLBACK).outerHTML, text: WELCOME_FALLBACK,
+      Object.assign(display, {html: WELCOME_FALLBACK_HTML, text: WELCOME_FALLBACK,
                               ssml: "", qid: "", card: null});
     }
     const turn = {id: randomId(), question: text, display, welcome: kind === "welcome",

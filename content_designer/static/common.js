@@ -52,16 +52,25 @@ function randomId() {
 }
 
 /** Load a script of this site (a relative URL) once; resolves when it has run. */
-function loadScript(src) {
-  const found = document.querySelector(`script[data-src="${src}"]`);
+function loadScript(path) {
+  const found = [...document.scripts].find((script) => script.dataset.path === path);
   if (found) return found.loaded;
-  const script = el("script", {src, "data-src": src});
+  const script = document.createElement("script");
+  script.dataset.path = path;
   script.loaded = new Promise((resolve, reject) => {
     script.addEventListener("load", resolve);
-    script.addEventListener("error", () => reject(new Error(`could not load ${src}`)));
+    script.addEventListener("error", () => reject(new Error(`could not load ${path}`)));
   });
+  script.setAttribute("src", path);
   document.head.append(script);
   return script.loaded;
+}
+
+/** The one place HTML goes into a page: answer HTML the server already sanitized with nh3
+ *  (content_designer/chat.py), or that the Lex transport sanitized with its vendored library. */
+function showSanitizedHtml(node, html) {
+  node.innerHTML = html;
+  return node;
 }
 
 class ApiError extends Error {
@@ -122,23 +131,20 @@ function errorView(error) {
 
 /** The words of an SSML answer, for the browser's speech synthesis (aliases spoken). */
 function ssmlToSpeech(ssml) {
-  const doc = new DOMParser().parseFromString(`<root>${String(ssml || "")
-    .replace(/<\?xml[^>]*>/, "")}</root>`, "text/xml");
-  if (doc.getElementsByTagName("parsererror").length) {
-    return String(ssml || "").replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim();
-  }
+  // DOMParser documents are inert (no scripts, no loads); HTML parsing also takes Polly's
+  // prefixed tags (<amazon:effect>) that an XML parser would refuse.
+  const doc = new DOMParser().parseFromString(String(ssml || ""), "text/html");
   const words = [];
   const walk = (node) => {
     if (node.nodeType === Node.TEXT_NODE) { words.push(node.nodeValue); return; }
     if (node.nodeType !== Node.ELEMENT_NODE) return;
     const name = node.localName;
     if (name === "sub" && node.getAttribute("alias")) { words.push(` ${node.getAttribute("alias")} `); return; }
-    if (name === "break") { words.push(" "); return; }
+    if (name === "break" || name === "p" || name === "s") words.push(" ");
     for (const child of node.childNodes) walk(child);
-    if (name === "p" || name === "s") words.push(" ");
   };
-  walk(doc.documentElement);
-  return words.join("").replace(/\s+/g, " ").trim();
+  walk(doc.body);
+  return words.join("").replace(/\s+/g, " ").replace(/ ([.,;:!?])/g, "$1").trim();
 }
 
 /** Read text aloud with the browser's voice; false when the browser cannot speak. */

@@ -148,7 +148,9 @@ async function loadItems() {
     $("select-all").checked = false;
     $("delete-selected").disabled = true;
     $("delete-selected").textContent = "Delete selected";
+    shownItems.clear();
     for (const item of page.items) {
+      shownItems.set(item.qid, item);
       const box = el("input", {type: "checkbox", "aria-label": `Select ${item.qid}`});
       box.addEventListener("change", () => {
         box.checked ? selected.add(item.qid) : selected.delete(item.qid);
@@ -205,7 +207,7 @@ $("delete-selected").addEventListener("click", async () => {
     await loadItems();
     refreshCount();
     loadFacets();
-  } catch (error) { alert(error.message); }
+  } catch (error) { clear($("match-count")).append(errorView(error)); }
 });
 
 // --- items: the editor ---------------------------------------------------------------------
@@ -221,10 +223,14 @@ async function schemaOf(type) {
   return schemas[type];
 }
 
+const shownItems = new Map();  // the items of the listed page, by qid
+
 async function openItem(qid) {
   try {
-    openEditor(await api("GET", `items/${encodeURIComponent(qid)}`));
-  } catch (error) { alert(error.message); }
+    openEditor(shownItems.get(qid) || await api("GET", `items/${encodeURIComponent(qid)}`));
+  } catch (error) {
+    clear($("match-count")).append(errorView(error));
+  }
 }
 
 /** The item being edited, from whichever view is showing. Throws on JSON that does not parse. */
@@ -249,6 +255,8 @@ async function openEditor(item, {copyOf = null} = {}) {
   $("duplicate-item").hidden = !editing;
   $("test-item").hidden = !editing;
   clear($("editor-errors"));
+  clear($("preview"));
+  $("preview-speak").hidden = true;
   setStatus("");
   fillSelect($("item-type"), itemTypes.map((t) => [t, t]), 0);
   $("item-type").disabled = Boolean(editing);
@@ -317,9 +325,7 @@ async function preview() {
   try {
     const shown = await api("POST", "items/preview", item);
     const box = clear($("preview"));
-    const answer = el("div", {class: "answer"});
-    answer.innerHTML = shown.html;  // sanitized by the server (nh3), as in the chat
-    box.append(answer);
+    box.append(showSanitizedHtml(el("div", {class: "answer"}), shown.html));  // nh3, as in chat
     if (shown.card) {
       box.append(el("div", {class: "card"},
         shown.card.image_url ? el("img", {src: shown.card.image_url, alt: "", referrerpolicy: "no-referrer"}) : null,
@@ -503,8 +509,11 @@ $("test-form").addEventListener("submit", async (event) => {
     for (const stage of stages) {
       const hits = result.candidates.filter((hit) => hit.stage === stage);
       const passing = hits.filter((hit) => hit.passed).length;
-      results.append(el("h3", {class: "stage-title"}, `${stage}: ${hits.length} candidates, ${passing} at or above the threshold ${hits[0].threshold}`),
-        el("div", {class: "candidates"}, hits.slice(0, STAGE_ROWS).map((hit, i) => candidateCard(hit, i, best, question))));
+      // Stages that cannot answer fold away when another stage answers (cascade order kept).
+      const open = !best || passing > 0;
+      results.append(el("details", {class: "stage", open, dataset: {stage}},
+        el("summary", {class: "stage-title"}, `${stage}: ${hits.length} candidates, ${passing} at or above the threshold ${hits[0].threshold}`),
+        el("div", {class: "candidates"}, hits.slice(0, STAGE_ROWS).map((hit, i) => candidateCard(hit, i, best, question)))));
     }
     if (!result.candidates.length) results.append(el("p", {class: "muted"}, "No candidates."));
   } catch (error) {
@@ -577,6 +586,7 @@ $("test-all-form").addEventListener("submit", async (event) => {
   $("test-all-progress").hidden = false;
   $("test-all-outcomes").hidden = true;
   $("test-all-report").hidden = true;
+  $("test-all-state").dataset.state = "running";
   clear($("test-all-counts"));
   try {
     let job;
@@ -596,10 +606,10 @@ $("test-all-form").addEventListener("submit", async (event) => {
     const c = done.counts;
     $("test-all-state").textContent = `${c.correct} of ${c.asked} questions find their own item` +
       (c.ambiguous ? `, ${c.ambiguous} are shared by several items` : "") + ` (${done.seconds} s)`;
-    $("test-all-state").dataset.state = "succeeded";
     showTestAll(done);
     await showReportLink(done);
-    loadTestAllHistory();
+    await loadTestAllHistory();
+    $("test-all-state").dataset.state = "succeeded";
   } catch (error) {
     $("test-all-state").textContent = error.message;
   } finally {

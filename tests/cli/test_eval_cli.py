@@ -120,3 +120,14 @@ def test_llm_checks_get_their_own_table_and_json_block(loaded, tmp_path):
     assert data["llm"] == "DISABLED"
     assert data["summary"]["llm"]["self_contained_kept"] == 1.0
     assert data["turns"][1]["rewritten"] == ""
+
+
+def test_evaluation_turns_stay_out_of_the_analytics(home, qnabot, monkeypatch, tmp_path):
+    from fulfillment.metrics_sqlite import SqliteMetricsSink
+
+    monkeypatch.setenv("QNABOT_METRICS", "sqlite")
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text('{"id": "a", "turns": [{"q": "Hello", "expect": {"no_answer": true}}]}\n',
+                       encoding="utf-8")
+    assert qnabot("eval", labeled).code in (0, 1)
+    assert SqliteMetricsSink(home / "metrics.sqlite").turns() == []

@@ -16,7 +16,7 @@ def turn(day: str, utterance: str, qid: str = "", got_hits: int = 1, **extra) ->
 def test_summary_counts_per_day_and_groups_questions_ignoring_case_and_punctuation():
     turns = [turn("2026-03-01", "Where is the ferry?", "Ferry.1"),
              turn("2026-03-02", "where is the FERRY", "Ferry.1"),
-             turn("2026-03-02", "Capital of Peru?", got_hits=0),
+             turn("2026-03-02", "Capital of Peru?", "CustomNoMatches", got_hits=0),
              turn("2026-03-02", "capital of peru", got_hits=0),
              turn("2026-03-02", "Thumbs down"),  # feedback, not a question
              turn("2026-02-01", "Too old", "Old.1")]

@@ -149,3 +149,9 @@ def test_preview_shows_the_answer_as_the_chat_would(loaded):
         "r": {"title": "Card", "buttons": [{"text": "More", "value": "tell me more"}]}}).json()
     assert shown["html"].startswith("<p><strong>Bold</strong>") and "<script" not in shown["html"]
     assert shown["ssml"].startswith("<speak>") and shown["card"]["title"] == "Card"
+
+
+def test_preview_of_a_passage_shows_the_passage(loaded):
+    shown = loaded.post("/items/preview", {"qid": "P.1", "type": "text",
+                                           "passage": "Little Bo-Peep has lost her sheep."}).json()
+    assert "Bo-Peep" in shown["html"] and shown["card"] is None

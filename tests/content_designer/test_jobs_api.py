@@ -151,3 +151,22 @@ def test_only_the_newest_jobs_are_kept(home, monkeypatch):
     queue.shutdown()
     kept = [status.id for status in queue.list()]
     assert len(kept) <= 4 and jobs[-1].id in kept and jobs[0].id not in kept
+
+
+def test_tune_job_recommends_settings_and_gives_the_chart(loaded, services):
+    body = b"\n".join(json.dumps(line).encode() for line in [
+        {"id": "c1", "turns": [{"q": "What is Amazon Fire TV?", "expect": {"qid": "FireTV.001"}}]},
+        {"id": "c2", "turns": [{"q": "Capital of Peru?", "expect": {"no_answer": True}}]}])
+    status = loaded.run_job(loaded.upload("/jobs/tune", "labeled.jsonl", body,
+                                          max_wrong_rate="0.1"), services)
+    assert status["state"] == "succeeded", status["error"]
+    result = status["result"]
+    assert result["max_wrong_rate"] == 0.1
+    assert "EMBEDDINGS_SCORE_THRESHOLD" in result["recommended"]["settings"]
+    assert result["chart"]["points"] and len(result["chart"]["current"]) == 2
+    assert status["counts"]["turns"] == 2 and status["progress"] == 1
+
+
+def test_tune_refuses_a_file_that_is_not_labeled_conversations(loaded, services):
+    status = loaded.run_job(loaded.upload("/jobs/tune", "items.json", b'{"qna": []}'), services)
+    assert status["state"] == "failed" and "items.json" in status["error"]

@@ -117,3 +117,11 @@ def test_a_generated_answer_streams_end_to_end_through_the_handler(serve, tmp_pa
     assert partials[-1] == "LLM Answer: She lost her sheep."
     assert events[-1][0] == "final"
     assert events[-1][1]["display"]["text"].startswith("LLM Answer: She lost her sheep.")
+
+
+def test_config_js_tells_the_chat_page_this_server_streams(serve):
+    url = urlsplit(serve())
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    connection.request("GET", "/config.js")
+    script = connection.getresponse().read().decode()
+    assert '"streaming":true' in script
