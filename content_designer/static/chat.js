@@ -158,9 +158,18 @@ function pendingBubble() {
 
 let transportReady = null;
 
+//: The scripts of each transport, loaded in order: Lex needs request signing, markdown
+//: rendering and sanitizing (vendored libraries) and the Cognito sign-in before its own script.
+const TRANSPORT_SCRIPTS = {
+  lex: ["static/vendor-aws4fetch.js", "static/vendor-marked.js", "static/vendor-purify.js",
+        "static/auth-cognito.js", "static/lex-transport.js"],
+  local: ["static/chat-transport.js"],
+};
+
 function transport() {
+  const scripts = TRANSPORT_SCRIPTS[CONFIG.transport === "lex" ? "lex" : "local"];
   transportReady = transportReady || (window.QNABOT_TRANSPORT ? Promise.resolve()
-    : loadScript(CONFIG.transport === "lex" ? "static/lex-transport.js" : "static/chat-transport.js"));
+    : scripts.reduce((loaded, path) => loaded.then(() => loadScript(path)), Promise.resolve()));
   return transportReady.then(() => window.QNABOT_TRANSPORT);
 }
 

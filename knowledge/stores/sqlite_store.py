@@ -489,7 +489,7 @@ class _Candidates:
                  client_filter: str | None):
         self.conn, self.field = conn, field
         self.tables = _TABLES[field]
-        self.client_filter = (client_filter or "").strip() or None
+        self.client_filter = client_term(client_filter)
         self.meta: dict[str, tuple[str, bool]] = {}  # qid -> (topic, allowed)
         self.keyword: dict[str, tuple[float, str]] = {}  # qid -> (best BM25, its text)
         self.vector: dict[str, tuple[float, str]] = {}  # qid -> (best cosine, its text)
@@ -508,8 +508,7 @@ class _Candidates:
             for qid, topic, filters in self.conn.execute(
                     "SELECT qid, topic, client_filter FROM items "
                     "WHERE qid IN (SELECT value FROM json_each(?))", (_json_list(missing),)):
-                values = filters.split(",") if filters else ()
-                self.meta[qid] = (topic, not values or self.client_filter in values)
+                self.meta[qid] = (topic, allows(filter_terms(filters), self.client_filter))
         return [qid for qid in qids if qid in self.meta and self.meta[qid][1]]
 
     def best_by_keywords(self, query: str, k: int) -> list[str]:

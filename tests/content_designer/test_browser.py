@@ -310,6 +310,20 @@ def test_designer_imports_tests_tunes_and_changes_settings(server, browser, tmp_
     browser.click("#export-button")
     browser.wait_for("!document.getElementById('export-link').hidden", timeout=60,
                      what="the export's download link")
+    settings_file = tmp_path / "settings.json"
+    settings_file.write_text(json.dumps({"ES_NO_HITS_QUESTION": "no_hits",
+                                         "MY_HOOK_GREETING": "Ahoy"}), encoding="utf-8")
+    browser.choose_file("#settings-import-file", settings_file)
+    browser.wait_for("document.getElementById('settings-transfer-state').innerText"
+                     ".startsWith('2 settings imported')", what="the settings import")
+    browser.click("#settings-export-button")
+    browser.wait_for("!document.getElementById('settings-export-link').hidden",
+                     what="the settings export's download link")
+    assert browser.evaluate("document.getElementById('settings-export-link').href"
+                            ".startsWith('blob:')")
+    exported = server.api("GET", "/settings/export")
+    assert exported["MY_HOOK_GREETING"] == "Ahoy"  # a custom setting goes out as it came in
+    assert browser.evaluate("document.getElementById('connect-section').hidden")  # AWS only
     browser.screenshot(SCREENSHOTS / "designer-import.png")
 
     browser.click("[data-tab='test']")
