@@ -176,7 +176,7 @@ def _run_import(kb: KnowledgeBase, spec: JobSpec, tracker: Tracker) -> dict[str,
         raise JobInputError(str(exc).replace(str(spec.input_file), spec.filename)) from None
     status = tracker.status
     status.counts = {"read": report.read, "stored": report.stored, "rejected": report.rejected}
-    status.problem_count = len(report.problems)
+    status.problem_count = report.problem_count
     status.problems = [{**p.to_json(), "file": spec.filename}
                        for p in report.problems[:MAX_PROBLEMS]]
     status.warnings = [w.replace(str(spec.input_file), spec.filename) for w in report.warnings]

@@ -24,9 +24,10 @@ import numpy as np
 #: parsers fail (or take memory in proportion to depth squared) far deeper.
 MAX_JSON_DEPTH = 64
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 _OPENERS = (ord("["), ord("{"))
+_CHUNK = 1 << 20
 
 
 class JsonLimitError(ValueError):
@@ -40,13 +41,21 @@ def nesting_depth(text: str | bytes) -> int:
     brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b"", data))
     if not brackets:
         return 0
-    codes = np.frombuffer(brackets, dtype=np.uint8)
-    steps = np.where(np.isin(codes, _OPENERS), 1, -1).astype(np.int32)
-    return max(0, int(np.cumsum(steps).max()))
+    deepest = depth = 0
+    for start in range(0, len(brackets), _CHUNK):  # in chunks: a few MB at most, whatever size
+        codes = np.frombuffer(brackets, dtype=np.uint8, count=min(_CHUNK, len(brackets) - start),
+                              offset=start)
+        steps = ((codes == _OPENERS[0]) | (codes == _OPENERS[1])).view(np.int8) * 2 - 1
+        running = np.cumsum(steps, dtype=np.int32) + depth
+        deepest, depth = max(deepest, int(running.max())), int(running[-1])
+    return deepest
 
 
 def check_nesting(text: str | bytes, *, what: str, limit: int = MAX_JSON_DEPTH) -> None:
     """Raise :class:`JsonLimitError` naming ``what`` when ``text`` nests deeper than ``limit``."""
-    depth = nesting_depth(text)
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return  # too few brackets to nest too deep: skip the measuring
+    depth = nesting_depth(data)
     if depth > limit:
         raise JsonLimitError(f"{what} is nested {depth} levels deep; the limit is {limit}")
