@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 #: Deepest nesting accepted anywhere. QnABot items nest 4 levels (``r.buttons[0].text``);
 #: parsers fail (or take memory in proportion to depth squared) far deeper.
 MAX_JSON_DEPTH = 64
@@ -37,6 +35,8 @@ class JsonLimitError(ValueError):
 def nesting_depth(text: str | bytes) -> int:
     """How deeply ``text``'s arrays and objects nest (0 for a scalar), brackets inside strings
     not counted. ``text`` need not be valid JSON."""
+    import numpy as np  # here: the Lex handler imports this module, numpy loads on first use
+
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b"", data))
     if not brackets:
