@@ -6,6 +6,9 @@
 const TOKEN_KEY = "qnabot-admin-token";
 const PAGE_SIZE = 50;
 const POLL_MS = 250;
+// A running job whose status stays the same this long is stuck (its status cannot be saved, or
+// the server stopped): stop polling and say so rather than spin for ever.
+const POLL_STALL_MS = 5 * 60 * 1000;
 const STAGE_ROWS = 8;  // candidates shown per stage in the TEST tab
 const $ = (id) => document.getElementById(id);
 
@@ -195,11 +198,19 @@ $("delete-item").addEventListener("click", async () => {
 /** Poll a job until it finishes, calling onStatus with each status. */
 async function followJob(job, onStatus) {
   let status = job;
+  let changedAt = Date.now();
   onStatus(status);
   while (status.state === "queued" || status.state === "running") {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    status = await api("GET", `/jobs/${encodeURIComponent(job.id)}`);
+    const next = await api("GET", `/jobs/${encodeURIComponent(job.id)}`);
+    if (next.state !== "running" || JSON.stringify(next) !== JSON.stringify(status)) changedAt = Date.now();
+    status = next;
     onStatus(status);
+    if (Date.now() - changedAt > POLL_STALL_MS) {
+      throw new Error(`Job ${job.id} has shown no progress for ${POLL_STALL_MS / 60000} minutes, so ` +
+                      "this page stopped watching it. Check the server (its log, free disk space), then " +
+                      "reload the page to see the job's state.");
+    }
   }
   return status;
 }
