@@ -3,6 +3,7 @@
 import pytest
 
 from knowledge.backends import open_knowledge_base
+from tests.shared_fixtures import MISSING_REASON, fixtures_present, mentions_fixtures
 
 
 @pytest.fixture
@@ -14,3 +15,15 @@ def hashing_kb(tmp_path, monkeypatch):
     knowledge_base = open_knowledge_base(tmp_path / "home")
     yield knowledge_base
     knowledge_base.store.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Without ``../shared/fixtures`` beside the repository, a test that failed on one of its
+    files is reported as skipped, with the reason, instead of as an error."""
+    report = yield
+    if (call.excinfo is not None and report.failed and not fixtures_present()
+            and mentions_fixtures(call.excinfo.value)):
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {MISSING_REASON}")
+    return report
