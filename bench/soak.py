@@ -10,17 +10,20 @@ content (``data/demo/*.json``), then for ``--seconds`` seconds:
   one item (``PUT /items/<qid>``), checking after each job that it succeeded.
 
 Every loop stops by itself at the deadline (a turn or job started just before it finishes).
+The server's resident memory is sampled every few seconds; the report gives its least-squares
+slope over the second half of the run (after warm-up), which must stay under
+:data:`MAX_SLOPE_MB_PER_MINUTE` for runs of two minutes or more ("memory flat").
 The report gives the chat requests, errors, latency percentiles and the admin work done. An
 error is any request that fails or times out, a non-200 reply, a reply that is not a Lex
 response, or an answer that is the bot's error message (the handler never fails outright, so
 that is how a failed turn shows). At the end every item written must be served whole.
 
-Exit status: 0 when there was no error, 1 otherwise.
+Exit status: 0 when there was no error and memory stayed flat, 1 otherwise.
 
 Usage::
 
     .venv/bin/python -m bench.soak [--sessions 20] [--seconds 60] [--json]
-    make soak
+    make soak            # 20 sessions for 10 minutes
 
 The environment passes through to the server (``EMBEDDINGS_API=HASHING`` starts faster;
 the default is the local model, as ``make run`` uses).
@@ -61,6 +64,12 @@ JOB_TIMEOUT_S = 120.0
 #: Items in each generated import file (new text, so they are embedded afresh).
 NEW_ITEMS_PER_IMPORT = 5
 EDITED_QID = "Soak.Edited"
+#: Seconds between two samples of the server's memory.
+MEMORY_SAMPLE_S = 5.0
+#: Memory growth over the second half of a run that still counts as flat.
+MAX_SLOPE_MB_PER_MINUTE = 2.0
+#: Runs shorter than this are mostly warm-up: their slope is reported, not judged.
+JUDGED_SECONDS = 120.0
 #: What a turn that failed answers (the handler never fails outright).
 ERROR_MESSAGE = Settings.defaults().get("ERRORMESSAGE")
 
@@ -296,6 +305,41 @@ def check_items(server: Server, qids: set[str]) -> list[str]:
 # --- the report ---------------------------------------------------------------------------
 
 
+def resident_mb(pid: int) -> float | None:
+    """The resident memory of process ``pid`` in MB (Linux ``/proc``; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def sample_memory(pid: int, deadline: float, samples: list[tuple[float, float]]) -> None:
+    """Append (seconds since start, resident MB) every :data:`MEMORY_SAMPLE_S` until deadline."""
+    began = time.monotonic()
+    while time.monotonic() < deadline:
+        mb = resident_mb(pid)
+        if mb is not None:
+            samples.append((time.monotonic() - began, mb))
+        time.sleep(MEMORY_SAMPLE_S)
+
+
+def slope_mb_per_minute(samples: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of the second half of ``samples``, in MB per minute."""
+    half = samples[len(samples) // 2:]
+    if len(half) < 3:
+        return None
+    mean_t = sum(t for t, _ in half) / len(half)
+    mean_m = sum(m for _, m in half) / len(half)
+    spread = sum((t - mean_t) ** 2 for t, _ in half)
+    if spread == 0:
+        return None
+    return 60 * sum((t - mean_t) * (m - mean_m) for t, m in half) / spread
+
+
 def percentile(values: list[float], share: float) -> float:
     """The value below which ``share`` of ``values`` lie (nearest rank); 0.0 for none."""
     if not values:
@@ -321,6 +365,10 @@ def soak(sessions: int, seconds: float, env: dict[str, str] | None = None) -> di
                        for n in range(sessions)]
             threads.append(threading.Thread(target=admin_work, name="admin",
                                             args=(server, deadline, tally)))
+            memory: list[tuple[float, float]] = []
+            sampler = threading.Thread(target=sample_memory, daemon=True,
+                                       args=(server.process.pid, deadline, memory))
+            sampler.start()
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -335,6 +383,8 @@ def soak(sessions: int, seconds: float, env: dict[str, str] | None = None) -> di
     admin_errors = tally.admin_errors + lost + [f"thread {name} did not stop" for name in stuck]
     if status != 200:
         admin_errors.append(f"the server is unhealthy after the soak: HTTP {status} {health}")
+    slope = slope_mb_per_minute(memory)
+    flat = slope is None or seconds < JUDGED_SECONDS or slope <= MAX_SLOPE_MB_PER_MINUTE
     return {
         "sessions": sessions,
         "seconds": round(elapsed, 1),
@@ -352,6 +402,12 @@ def soak(sessions: int, seconds: float, env: dict[str, str] | None = None) -> di
         "imported_new_items": tally.import_items,
         "edits": tally.edits,
         "admin_errors": admin_errors,
+        "memory_mb": {"first": round(memory[0][1], 1) if memory else None,
+                      "last": round(memory[-1][1], 1) if memory else None,
+                      "max": round(max(m for _, m in memory), 1) if memory else None,
+                      "samples": len(memory),
+                      "slope_mb_per_minute": None if slope is None else round(slope, 3),
+                      "flat": flat},
     }
 
 
@@ -365,6 +421,11 @@ def summary_lines(report: dict[str, Any]) -> Iterator[str]:
            f"max {latency['max']}")
     yield (f"  admin: {report['imports']} imports ({report['imported_new_items']} new items), "
            f"{report['edits']} edits, {len(report['admin_errors'])} errors")
+    memory = report["memory_mb"]
+    if memory["samples"]:
+        yield (f"  server memory MB: {memory['first']} -> {memory['last']} (max {memory['max']}),"
+               f" slope over the second half {memory['slope_mb_per_minute']} MB/min"
+               f" ({'flat' if memory['flat'] else 'GROWING'})")
     for problem in report["error_samples"] + report["admin_errors"][:10]:
         yield f"  ! {problem}"
 
@@ -382,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
     else:
         print("\n".join(summary_lines(report)))
-    return 0 if report["errors"] == 0 and not report["admin_errors"] else 1
+    ok = report["errors"] == 0 and not report["admin_errors"] and report["memory_mb"]["flat"]
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

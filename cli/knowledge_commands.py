@@ -137,6 +137,8 @@ def run_import(args: argparse.Namespace) -> int:
             print(problem)
         for warning in report.warnings:
             print(f"warning: {warning}")
+        if report.omitted():
+            print(report.omitted())
         print(report.summary())
     return 0 if report.ok else 1
 

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -178,7 +179,7 @@ def _run_import(kb: KnowledgeBase, spec: JobSpec, tracker: Tracker) -> dict[str,
         raise JobInputError(str(exc).replace(str(spec.input_file), spec.filename)) from None
     status = tracker.status
     status.counts = {"read": report.read, "stored": report.stored, "rejected": report.rejected}
-    status.problem_count = len(report.problems)
+    status.problem_count = report.problem_count
     status.problems = [{**p.to_json(), "file": spec.filename}
                        for p in report.problems[:MAX_PROBLEMS]]
     status.warnings = [w.replace(str(spec.input_file), spec.filename) for w in report.warnings]
@@ -348,7 +349,6 @@ class LocalJobQueue:
         # The last status of each job of this process, as JSON: what ``status`` answers even
         # when the file could not be written (a full disk), so no job looks "running" forever.
         self._latest: dict[str, dict[str, Any]] = {}
-        self._unsaved: dict[str, OSError] = {}
         self._fail_interrupted()
 
     def submit(self, kind: JobKind, *, upload: bytes | None = None, filename: str = "",
@@ -379,7 +379,6 @@ class LocalJobQueue:
                 shutil.rmtree(self.root / status.id, ignore_errors=True)
                 with self._lock:
                     self._latest.pop(status.id, None)
-                    self._unsaved.pop(status.id, None)
 
     def _run(self, spec: JobSpec, status: JobStatus) -> None:
         try:
@@ -387,13 +386,6 @@ class LocalJobQueue:
         finally:
             if spec.input_file is not None:
                 spec.input_file.unlink(missing_ok=True)
-        unsaved = self._unsaved.get(spec.id)
-        if unsaved is not None:  # its final status is not on disk: the job failed
-            status.state, status.finished = "failed", status.finished or _now()
-            status.error = (f"the job's status could not be saved ({unsaved.strerror or unsaved}"
-                            f"), so its outcome is unknown. Free some disk space, check the "
-                            f"knowledge base (`qnabot info`), then run the job again.")
-            self._save(status)
 
     def status(self, job_id: str) -> JobStatus | None:
         if not is_job_id(job_id):
@@ -439,19 +431,27 @@ class LocalJobQueue:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _save(self, status: JobStatus) -> None:
-        """Keep ``status`` as the job's latest and write it; a failed write is remembered (the
-        job then ends failed) and logged, never raised into the job."""
-        with self._lock:
-            self._latest[status.id] = status.to_json()
+        """Write ``status`` and keep it as the job's latest (what :meth:`status` answers).
+
+        A write that fails (a full disk) is logged, never raised into the job; if it was the
+        job's final status, the job has failed: an outcome that cannot be kept is not a
+        success, and a status that stayed "running" would be polled for ever.
+        """
         try:
             self._write(status)
         except OSError as exc:
             logger.error("cannot save the status of job %s: %s", status.id, exc)
-            with self._lock:
-                self._unsaved[status.id] = exc
-        else:
-            with self._lock:
-                self._unsaved.pop(status.id, None)
+            if status.state in ("succeeded", "failed"):
+                earlier = f"{status.error} " if status.state == "failed" else ""
+                status.state = "failed"
+                status.error = (f"{earlier}The job's status could not be saved "
+                                f"({exc.strerror or exc}), so its outcome is unknown. Free some "
+                                "disk space, check the knowledge base (`qnabot info`), then run "
+                                "the job again.")
+                with contextlib.suppress(OSError):
+                    self._write(status)
+        with self._lock:
+            self._latest[status.id] = status.to_json()
 
     def _write(self, status: JobStatus) -> None:
         data = json.dumps(status.to_json(), ensure_ascii=False).encode("utf-8")

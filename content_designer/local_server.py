@@ -11,8 +11,12 @@ for an admin route the token, so a stranger's upload is refused unread. A JSON b
 too deeply is refused before it is parsed. A client that stops sending is cut off after
 :data:`READ_TIMEOUT_SECONDS`.
 
-Routes that stream their response (server-sent events) are added to
-:attr:`LocalServer.stream_routes`; they get the same checks and the request as an event.
+Routes that stream their response (server-sent events, such as ``POST /chat/stream``) are
+added to :attr:`LocalServer.stream_routes`: they get the same size, nesting and timeout checks
+and the request as an API Gateway event, but no admin token check (they are public, as
+``POST /chat`` is), and return a :class:`Streamed`::
+
+    server.stream_routes[("POST", "/chat/stream")] = lambda event: Streamed(200, chunks(event))
 
 Example:
     >>> server = make_server(services, "127.0.0.1", 0)  # doctest: +SKIP

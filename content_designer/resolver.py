@@ -1,9 +1,10 @@
 """A Powertools REST resolver that can resolve many requests at once, one per thread.
 
 Powertools' ``resolve`` stores the current event and Lambda context on the ``BaseRouter``
-*class*, and the per-request route context on the instance: fine in Lambda (one event at a
-time per process), wrong for a threaded server. :class:`ConcurrentRestResolver` keeps all three
-per thread, so ``qnabot serve`` resolves requests concurrently through one app.
+*class*, and the per-request route context on the instance, and builds each route's middleware
+stack on its first call: fine in Lambda (one event at a time per process), wrong for a threaded
+server. :class:`ConcurrentRestResolver` keeps the three per thread and builds each stack once
+under a lock, so ``qnabot serve`` resolves requests concurrently through one app.
 
 Example:
     >>> app = ConcurrentRestResolver()
@@ -33,6 +34,7 @@ class ConcurrentRestResolver(APIGatewayRestResolver):
 
     def __init__(self, *args: Any, **kwargs: Any):
         self._local = threading.local()
+        self._build_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
     @property
@@ -72,6 +74,15 @@ class ConcurrentRestResolver(APIGatewayRestResolver):
             return self._build_response(self._resolve())
         finally:
             self.clear_context()
+
+    def _call_route(self, route: Route, route_arguments: dict[str, str]) -> Any:
+        # Two first calls at once would each wrap the stack, leaving middlewares doubled.
+        if not route._middleware_stack_built:
+            with self._build_lock:
+                if not route._middleware_stack_built:
+                    route._build_middleware_stack(router_middlewares=self._router_middlewares,
+                                                  app=self)
+        return super()._call_route(route, route_arguments)
 
     def route_for(self, method: str, path: str) -> Route | None:
         """The route a request would reach, without resolving it (None when none matches):

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fulfillment.model import Request
+from knowledge.json_limits import check_nesting
 
 #: Longest transcript considered; Lex itself accepts at most 1024 characters of text input.
 MAX_TRANSCRIPT_CHARS = 1024
@@ -76,6 +77,7 @@ def parse_attribute_values(attributes: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in attributes.items():
         if isinstance(value, str) and value[:1] in "{[" and len(value) <= MAX_JSON_ATTRIBUTE_CHARS:
             try:
+                check_nesting(value, what=f"session attribute {name}")
                 parsed[name] = json.loads(value)
                 continue
             except (ValueError, RecursionError):  # not JSON, or nested too deep to parse

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -68,11 +67,25 @@ def now_iso() -> str:
 
 
 def redactor(settings: Settings) -> Callable[[str], str]:
-    """A function hiding what ``REDACTING_REGEX`` matches, when ``ENABLE_REDACTING`` is on."""
+    """A function hiding what ``REDACTING_REGEX`` matches, when ``ENABLE_REDACTING`` is on.
+
+    The pattern runs with a time limit; text it could not finish redacting is withheld whole
+    (fail closed: never log what could not be redacted).
+    """
+    from knowledge.bounded_regex import RegexTimeoutError
+
     if not settings.get("ENABLE_REDACTING"):
         return lambda text: text
-    pattern: re.Pattern | None = settings.get("REDACTING_REGEX")
-    return (lambda text: pattern.sub("XXXXXX", text)) if pattern else (lambda text: text)
+    pattern = settings.get("REDACTING_REGEX")
+    if pattern is None:
+        return lambda text: text
+
+    def redact(text: str) -> str:
+        try:
+            return pattern.sub("XXXXXX", text)
+        except RegexTimeoutError:
+            return "[withheld: REDACTING_REGEX ran past its time limit]" if text else text
+    return redact
 
 
 def _client_type(turn: TurnResult) -> str:

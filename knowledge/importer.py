@@ -9,6 +9,12 @@ Two file formats are read, told apart by their content rather than their extensi
 * QnABot's Excel spreadsheets (``.xlsx``), one item per row (:mod:`knowledge.excel_import`);
   problems are located by sheet and row.
 
+Memory stays bounded whatever the file holds: nesting depth and sizes are checked before an
+item is built or parsed (:data:`~knowledge.json_limits.MAX_JSON_DEPTH` levels, items of at most
+:data:`MAX_ITEM_CHARS`, JSON Lines lines of at most :data:`MAX_LINE_BYTES`); an item over a
+limit is reported and skipped like any invalid item, and at most :data:`MAX_KEPT_PROBLEMS`
+problems (and warnings) are kept in a report, all of them counted.
+
 Every item is validated with :func:`knowledge.items.parse_item`. An invalid *item* is reported
 (one :class:`ItemProblem` per problem, naming the file, the item's position, the line for JSON
 Lines, the qid and the field) and skipped; every valid item is stored. An invalid *file*
@@ -42,6 +48,7 @@ from typing import Any, BinaryIO, Literal
 import ijson
 
 from knowledge.items import InvalidItemError, Item, parse_item
+from knowledge.json_limits import MAX_JSON_DEPTH, JsonLimitError, check_nesting
 from knowledge.knowledge_base import KnowledgeBase
 
 FileFormat = Literal["export", "jsonl", "xlsx"]
@@ -50,6 +57,12 @@ FileFormat = Literal["export", "jsonl", "xlsx"]
 SNIFF_BYTES = 64 * 1024
 #: Files up to this size are re-read to give the line and column of a JSON syntax error.
 LOCATE_LIMIT_BYTES = 64 * 1024 * 1024
+#: Longest line of a JSON Lines file; a longer one is reported as an invalid item, unread.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+#: Most text (characters of keys and strings, 8 per number or literal) in one item.
+MAX_ITEM_CHARS = 2_000_000
+#: Problems (and warnings) kept in a report; the rest are counted only.
+MAX_KEPT_PROBLEMS = 1000
 
 _EXPORT_START = re.compile(r'\{\s*"qna"\s*:')
 _OTHER_BOMS = {
@@ -138,6 +151,8 @@ class ImportReport:
     rejected: int = 0
     problems: list[ItemProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    problem_count: int = 0
+    warning_count: int = 0
     seconds: float = 0.0
     cache_hits: int | None = None
     cache_misses: int | None = None
@@ -146,6 +161,27 @@ class ImportReport:
     def ok(self) -> bool:
         """True when every item read was stored."""
         return self.rejected == 0
+
+    def add_problem(self, problem: ItemProblem) -> None:
+        """Count ``problem``; keep it if fewer than :data:`MAX_KEPT_PROBLEMS` are kept."""
+        self.problem_count += 1
+        if len(self.problems) < MAX_KEPT_PROBLEMS:
+            self.problems.append(problem)
+
+    def add_warning(self, warning: str) -> None:
+        """Count ``warning``; keep it if fewer than :data:`MAX_KEPT_PROBLEMS` are kept."""
+        self.warning_count += 1
+        if len(self.warnings) < MAX_KEPT_PROBLEMS:
+            self.warnings.append(warning)
+
+    def omitted(self) -> str:
+        """A line saying how many problems and warnings were counted but not kept ('' if none)."""
+        problems = self.problem_count - len(self.problems)
+        warnings = self.warning_count - len(self.warnings)
+        if not problems and not warnings:
+            return ""
+        return (f"... and {problems} more problems and {warnings} more warnings (the first "
+                f"{MAX_KEPT_PROBLEMS} of each are shown)")
 
     def summary(self) -> str:
         """One line for people, e.g. ``read 20, stored 20, rejected 0 in 0.31 s``."""
@@ -165,6 +201,8 @@ class ImportReport:
             "rejected": self.rejected,
             "problems": [p.to_json() for p in self.problems],
             "warnings": list(self.warnings),
+            "problem_count": self.problem_count,
+            "warning_count": self.warning_count,
             "seconds": round(self.seconds, 3),
             "cache_hits": self.cache_hits,
             "cache_misses": self.cache_misses,
@@ -321,10 +359,30 @@ def _read_workbook(source: ImportSource) -> Iterator[RawItem]:
                               hint="save it again from Excel as .xlsx") from None
 
 
+def _lines(handle: BinaryIO) -> Iterator[bytes | None]:
+    """The file's lines; None for a line over :data:`MAX_LINE_BYTES`, which is skipped unread
+    (in bounded pieces), so one endless line cannot fill memory."""
+    while True:
+        line = handle.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = handle.readline(1024 * 1024)
+        yield None
+
+
 def _read_json_lines(source: ImportSource) -> Iterator[RawItem]:
     position = 0
     with open(source.path, "rb") as handle:
-        for line_number, raw_line in enumerate(handle, start=1):
+        for line_number, raw_line in enumerate(_lines(handle), start=1):
+            if raw_line is None:
+                position += 1
+                yield RawItem(position, line_number, None,
+                              f"is longer than {MAX_LINE_BYTES} bytes: an item is far shorter")
+                continue
             if line_number == 1 and source.bom:
                 raw_line = raw_line[len(codecs.BOM_UTF8):]
             try:
@@ -335,7 +393,11 @@ def _read_json_lines(source: ImportSource) -> Iterator[RawItem]:
                 continue
             position += 1
             try:
+                check_nesting(raw_line, what="the item")
                 value = json.loads(line)
+            except JsonLimitError as exc:
+                yield RawItem(position, line_number, None, str(exc))
+                continue
             except json.JSONDecodeError as exc:
                 yield RawItem(position, line_number, None,
                               f"is not valid JSON: {exc.msg} (column {exc.colno})")
@@ -353,35 +415,63 @@ def _read_export(source: ImportSource) -> Iterator[RawItem]:
             raise _syntax_error(source, exc) from None
 
 
+_OPEN = ("start_map", "start_array")
+_CLOSE = ("end_map", "end_array")
+
+
 def _walk_export(handle: BinaryIO, name: str) -> Iterator[RawItem]:
-    """Stream the elements of the top-level ``"qna"`` list, one built object at a time."""
-    found_qna = False
+    """Stream the elements of the top-level ``"qna"`` list, one built object at a time.
+
+    Events come from ``ijson.basic_parse`` (no prefix strings, whose total length grows with
+    the square of the depth), and depth and size are counted here: an item nested deeper than
+    :data:`MAX_JSON_DEPTH` or holding more than :data:`MAX_ITEM_CHARS` is skipped unbuilt and
+    reported as an invalid item.
+    """
+    found_qna = in_qna = False
     other_keys: list[str] = []
+    key: str | None = None
     builder: ijson.ObjectBuilder | None = None
-    depth = position = 0
-    for prefix, event, value in ijson.parse(handle, use_float=True):
-        if builder is not None:  # inside an item: build it
-            builder.event(event, value)
-            depth += event in ("start_map", "start_array")
-            depth -= event in ("end_map", "end_array")
-            if depth == 0:
-                yield RawItem(position, None, builder.value)
-                builder = None
-        elif prefix == "qna.item":  # the first event of the next item
+    too_big = ""  # why the current item is being skipped
+    depth = position = size = 0
+    for event, value in ijson.basic_parse(handle, use_float=True):
+        if event in _CLOSE:
+            depth -= 1
+            if builder is not None:
+                builder.event(event, value)
+            if in_qna and depth == 2 and (builder is not None or too_big):
+                yield RawItem(position, None, None if too_big else builder.value, too_big)
+                builder, too_big = None, ""
+            elif in_qna and depth == 1:
+                in_qna = False  # the end of the "qna" list
+            continue
+        if in_qna and depth == 2:  # the first event of the next item
             position += 1
-            builder = ijson.ObjectBuilder()
-            builder.event(event, value)
-            depth = 1
-            if event not in ("start_map", "start_array"):  # a scalar item: already complete
-                yield RawItem(position, None, builder.value)
-                builder = None
-        elif prefix == "qna" and event == "start_array":
-            found_qna = True
-        elif prefix == "qna" and event not in ("end_array", "end_map", "map_key"):
-            raise ImportFileError(name, f'"qna" must be a list of items, not {_json_kind(event)}',
-                                  hint=_SHAPE_HINT)
-        elif prefix == "" and event == "map_key" and value != "qna" and len(other_keys) < 5:
-            other_keys.append(value)
+            builder, size = ijson.ObjectBuilder(), 0
+        if builder is not None:
+            size += len(value) if isinstance(value, str) else 8
+            if size > MAX_ITEM_CHARS:
+                builder, too_big = None, f"holds more than {MAX_ITEM_CHARS} characters"
+            else:
+                builder.event(event, value)
+        elif depth == 1 and event == "map_key":
+            key = value
+            if value != "qna" and len(other_keys) < 5:
+                other_keys.append(value)
+        elif depth == 1 and key == "qna":
+            if event != "start_array":
+                raise ImportFileError(name, f'"qna" must be a list of items, not '
+                                            f"{_json_kind(event)}", hint=_SHAPE_HINT)
+            found_qna = in_qna = True
+        if event in _OPEN:
+            depth += 1
+            if not in_qna and depth > MAX_JSON_DEPTH:
+                raise ImportFileError(name, f"is nested more than {MAX_JSON_DEPTH} levels deep "
+                                            'outside its "qna" list', hint=_SHAPE_HINT)
+            if in_qna and depth - 2 > MAX_JSON_DEPTH and not too_big:
+                builder, too_big = None, f"is nested more than {MAX_JSON_DEPTH} levels deep"
+        elif in_qna and depth == 2 and (builder is not None or too_big):  # a scalar item
+            yield RawItem(position, None, None if too_big else builder.value, too_big)
+            builder, too_big = None, ""
     if not found_qna:
         keys = ", ".join(f'"{k}"' for k in other_keys) or "none"
         raise ImportFileError(name, f'has no "qna" list (its top-level keys: {keys})',
@@ -463,7 +553,7 @@ def import_files(kb: KnowledgeBase, paths: Sequence[str | os.PathLike[str]], *,
                     continue
                 here = (number, raw.line if raw.line is not None else raw.position)
                 if item.qid in kept:
-                    report.warnings.append(
+                    report.add_warning(
                         f'qid "{item.qid}" occurs more than once ({where(kept[item.qid])} and '
                         f"{where(here)}); the later one ({where(here)}) is kept")
                 kept[item.qid] = here
@@ -487,12 +577,13 @@ def _validate(source: ImportSource, raw: RawItem, report: ImportReport) -> Item 
         return ItemProblem(name, raw.position, raw.line, qid, field_name, message)
 
     if raw.error:
-        report.problems.append(problem(None, "item", raw.error))
+        report.add_problem(problem(None, "item", raw.error))
         return None
     try:
         return parse_item(raw.value)
     except InvalidItemError as exc:
-        report.problems.extend(problem(exc.qid, p.field, p.message) for p in exc.problems)
+        for each in exc.problems:
+            report.add_problem(problem(exc.qid, each.field, each.message))
         return None
 
 

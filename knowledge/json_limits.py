@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 #: Deepest nesting accepted anywhere. QnABot items nest 4 levels (``r.buttons[0].text``);
 #: parsers fail (or take memory in proportion to depth squared) far deeper.
 MAX_JSON_DEPTH = 64
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 _OPENERS = (ord("["), ord("{"))
+_CHUNK = 1 << 20
 
 
 class JsonLimitError(ValueError):
@@ -36,17 +35,27 @@ class JsonLimitError(ValueError):
 def nesting_depth(text: str | bytes) -> int:
     """How deeply ``text``'s arrays and objects nest (0 for a scalar), brackets inside strings
     not counted. ``text`` need not be valid JSON."""
+    import numpy as np  # here: the Lex handler imports this module, numpy loads on first use
+
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b"", data))
     if not brackets:
         return 0
-    codes = np.frombuffer(brackets, dtype=np.uint8)
-    steps = np.where(np.isin(codes, _OPENERS), 1, -1).astype(np.int32)
-    return max(0, int(np.cumsum(steps).max()))
+    deepest = depth = 0
+    for start in range(0, len(brackets), _CHUNK):  # in chunks: a few MB at most, whatever size
+        codes = np.frombuffer(brackets, dtype=np.uint8, count=min(_CHUNK, len(brackets) - start),
+                              offset=start)
+        steps = ((codes == _OPENERS[0]) | (codes == _OPENERS[1])).view(np.int8) * 2 - 1
+        running = np.cumsum(steps, dtype=np.int32) + depth
+        deepest, depth = max(deepest, int(running.max())), int(running[-1])
+    return deepest
 
 
 def check_nesting(text: str | bytes, *, what: str, limit: int = MAX_JSON_DEPTH) -> None:
     """Raise :class:`JsonLimitError` naming ``what`` when ``text`` nests deeper than ``limit``."""
-    depth = nesting_depth(text)
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return  # too few brackets to nest too deep: skip the measuring
+    depth = nesting_depth(data)
     if depth > limit:
         raise JsonLimitError(f"{what} is nested {depth} levels deep; the limit is {limit}")

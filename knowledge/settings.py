@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from knowledge.bounded_regex import compile_bounded
+
 SettingType = Literal["str", "int", "float", "bool", "json", "regex", "list"]
 
 
@@ -377,8 +379,8 @@ def _parse(setting: Setting, text: str) -> Any:
     if kind == "regex":
         # Regex settings are admin-owned and checked here, when saved; user text never compiles.
         try:
-            return re.compile(text, re.IGNORECASE) if text else None
-        except re.error as exc:
+            return compile_bounded(text) if text else None
+        except ValueError as exc:
             raise SettingError(f"not a valid regular expression: {exc}") from None
     return text
 

@@ -6,6 +6,9 @@
 
 const TOKEN_KEY = "qnabot-admin-token";
 const POLL_MS = 250;
+// A running job whose status stays the same this long is stuck (its status cannot be saved, or
+// the server stopped): stop polling and say so rather than spin for ever.
+const POLL_STALL_MS = 5 * 60 * 1000;
 const STAGE_ROWS = 8;  // candidates shown per stage in the TEST tab
 const CONFIG = window.QNABOT_CONFIG || {auth: "token"};
 const $ = (id) => document.getElementById(id);
@@ -526,11 +529,19 @@ $("test-form").addEventListener("submit", async (event) => {
 /** Poll a job until it finishes, calling onStatus with each status. */
 async function followJob(job, onStatus) {
   let status = job;
+  let changedAt = Date.now();
   onStatus(status);
   while (status.state === "queued" || status.state === "running") {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    status = await api("GET", `jobs/${encodeURIComponent(job.id)}`);
+    const next = await api("GET", `jobs/${encodeURIComponent(job.id)}`);
+    if (next.state !== "running" || JSON.stringify(next) !== JSON.stringify(status)) changedAt = Date.now();
+    status = next;
     onStatus(status);
+    if (Date.now() - changedAt > POLL_STALL_MS) {
+      throw new Error(`Job ${job.id} has shown no progress for ${POLL_STALL_MS / 60000} minutes, so ` +
+                      "this page stopped watching it. Check the server (its log, free disk space), then " +
+                      "reload the page to see the job's state.");
+    }
   }
   return status;
 }
@@ -766,16 +777,16 @@ $("export-button").addEventListener("click", async () => {
   }
 });
 
-/** Point a download link at a fresh object URL (and free the one it had). */
-function offer(link, url) {
+/** Download an admin file and point a link at it (freeing the file it pointed at before). */
+async function offer(link, path) {
   if (link.href && link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
-  link.href = url;
+  link.href = await download(path);
   link.hidden = false;
 }
 
 $("settings-export-button").addEventListener("click", async () => {
   try {
-    offer($("settings-export-link"), await download("settings/export"));
+    await offer($("settings-export-link"), "settings/export");
     $("settings-transfer-state").textContent = "";
   } catch (error) {
     $("settings-transfer-state").textContent = error.message;
@@ -805,7 +816,7 @@ $("settings-import-file").addEventListener("change", async (event) => {
 $("connect-section").hidden = CONFIG.auth !== "cognito";
 $("connect-flow-button").addEventListener("click", async () => {
   try {
-    offer($("connect-flow-link"), await download("connect/contact-flow"));
+    await offer($("connect-flow-link"), "connect/contact-flow");
     $("connect-flow-state").textContent = "";
   } catch (error) {
     $("connect-flow-state").textContent = error.message;

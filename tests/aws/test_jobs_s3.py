@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import urllib.parse
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import boto3
 import pytest
@@ -17,9 +16,9 @@ from knowledge.embeddings.hashing import HashingEmbeddings
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import Settings
 from knowledge.stores.sqlite_store import SqliteStore
+from tests.shared_fixtures import FIXTURES
 
 BUCKET = "qnabot-import-export-123456789012"
-FIXTURES = Path("/work/shared/fixtures")
 
 
 def s3_event(key: str, *, size: int = 1024, sequencer: str = "0065A1B2C3D4E5F601") -> dict:

@@ -8,8 +8,7 @@ import json
 import pytest
 
 from fulfillment import handler
-
-from .conftest import FIXTURES
+from tests.shared_fixtures import FIXTURES
 
 
 @pytest.fixture

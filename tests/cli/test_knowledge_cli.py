@@ -12,7 +12,7 @@ import pytest
 
 from cli import main as cli_main
 from knowledge.settings import REGISTRY
-from tests.cli.conftest import FIXTURES
+from tests.shared_fixtures import FIXTURES
 
 BLOG = FIXTURES / "blog-samples-final.json"
 PASSAGES = FIXTURES / "TextPassage-NurseryRhymeExamples.json"

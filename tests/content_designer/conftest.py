@@ -21,10 +21,7 @@ from content_designer.auth import token_authorizer
 from content_designer.chat import ChatService
 from content_designer.local_server import LocalApi, api_gateway_event
 from content_designer.services import DesignerServices, open_services
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-if not FIXTURES.is_dir():
-    FIXTURES = Path("/work/shared/fixtures")
+from tests.shared_fixtures import FIXTURES
 
 TOKEN = "test-token-" + "x" * 20
 

@@ -20,8 +20,7 @@ from knowledge.matching import Hit, SearchResult
 from knowledge.settings import Settings, validate_updates
 from knowledge.store import SearchField
 from knowledge.stores.sqlite_store import SqliteStore
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+from tests.shared_fixtures import FIXTURES
 
 #: Demo items beyond the fixtures: the Amazon Lex conversation of the issue, and a passage
 #: about CRM integration with a source link.

@@ -110,6 +110,7 @@ def test_a_job_whose_final_status_cannot_be_written_ends_failed_saying_why(tmp_p
 
     assert status.state == "failed"
     assert "status could not be saved (No space left on device)" in status.error
+    assert queue.status(job.id).state == "failed"  # never reported as succeeded meanwhile
     assert "Free some disk space" in status.error
     assert not list((tmp_path / "jobs").rglob("*.tmp"))  # no stray temporary files
 

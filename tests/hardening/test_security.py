@@ -326,9 +326,14 @@ def test_no_user_text_is_ever_compiled_as_a_regex(kb, use_service, monkeypatch):
     from tests.fulfillment.lex_events import text_event
 
     use_service(make_pipeline(kb), MemorySettingsRepo(ENABLE_REDACTING=True))
+    import regex as regex_module  # regex settings run in the regex package (time limits)
+
     compiled, real_compile = [], re_module._compile
     monkeypatch.setattr(re_module, "_compile", lambda pattern, flags: (
         compiled.append(pattern), real_compile(pattern, flags))[1])
+    real_regex_compile = regex_module.compile
+    monkeypatch.setattr(regex_module, "compile", lambda pattern, flags=0, **kw: (
+        compiled.append(pattern), real_regex_compile(pattern, flags, **kw))[1])
     try:
         for text in REGEX_BOMBS:
             lambda_handler(text_event(f"what is {text}", session_attributes={
@@ -555,3 +560,34 @@ def test_markup_in_import_problems_warnings_test_results_and_feedback_stays_text
             assert not browser.console_errors, browser.console_errors
     finally:
         server.stop()
+
+
+# --- regex settings run with a time limit -----------------------------------------------------
+
+
+CATASTROPHIC = r"(a|a)+$"  # backtracks for ever on "aaaa...!" without a limit
+SLOW_TEXT = "a" * 40 + "!"
+
+
+def test_a_catastrophic_redaction_pattern_cannot_hang_a_turn_and_logs_nothing_it_missed(
+        kb, use_service, caplog):
+    from tests.fulfillment.lex_events import text_event
+
+    repo = MemorySettingsRepo(ENABLE_REDACTING=True)
+    repo.values["REDACTING_REGEX"] = CATASTROPHIC
+    use_service(make_pipeline(kb), repo)
+
+    response = lambda_handler(text_event(f"What is Amazon Lex? {SLOW_TEXT}"), None)
+
+    assert response["messages"][0]["content"].startswith("Amazon Lex is an AWS service")
+    logged = json.dumps([getattr(r, "turn", None) for r in caplog.records])
+    assert SLOW_TEXT not in logged and "REDACTING_REGEX ran past its time limit" in logged
+
+
+def test_a_catastrophic_no_hits_pattern_is_cut_off_and_treated_as_no_match():
+    from knowledge.settings import Settings
+
+    pattern = Settings.defaults().with_overrides(LLM_QA_NO_HITS_REGEX=CATASTROPHIC).get(
+        "LLM_QA_NO_HITS_REGEX")
+    assert pattern.search(SLOW_TEXT) is None  # returns (after the limit) instead of hanging
+    assert pattern.search("aaa") is not None

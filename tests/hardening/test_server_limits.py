@@ -136,6 +136,13 @@ def test_health_answers_while_a_slow_request_is_being_served(server, services, m
 def test_the_resolver_keeps_each_threads_request_apart():
     app = ConcurrentRestResolver()
     both_inside = threading.Barrier(2, timeout=WAIT)
+    passes: list[str] = []
+
+    def count(app_, next_middleware):
+        passes.append(app_.current_event.path)
+        return next_middleware(app_)
+
+    app.use(middlewares=[count])
 
     @app.get("/echo/<word>")
     def echo(word: str) -> dict:
@@ -157,6 +164,7 @@ def test_the_resolver_keeps_each_threads_request_apart():
         thread.join(WAIT)
     assert replies == {"one": {"word": "one", "path": "/echo/one", "query": "one"},
                        "two": {"word": "two", "path": "/echo/two", "query": "two"}}
+    assert sorted(passes) == ["/echo/one", "/echo/two"]  # each through the middleware once
 
 
 def test_a_streaming_route_gets_the_checked_request_and_streams_its_chunks(server):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,11 +16,7 @@ import pytest
 from knowledge.embeddings.hashing import HashingEmbeddings
 from knowledge.items import Item, parse_item
 from knowledge.store import IndexInfo, StoredItem
-
-#: The real QnABot sample packages shared by the team.
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-if not FIXTURES.is_dir():  # the tree may live elsewhere than /work/main
-    FIXTURES = Path("/work/shared/fixtures")
+from tests.shared_fixtures import FIXTURES
 
 ItemLike = Item | Mapping[str, Any]
 
@@ -50,7 +45,7 @@ def stored_items(items: Iterable[ItemLike], embeddings: HashingEmbeddings) -> li
 
 
 def load_package(name: str) -> list[Item]:
-    """The items of one QnABot import package in ``/work/shared/fixtures`` (UTF-8 with BOM)."""
+    """The items of one QnABot import package in ``../shared/fixtures`` (UTF-8 with BOM)."""
     data = json.loads((FIXTURES / name).read_text(encoding="utf-8-sig"))
     return [parse_item(raw) for raw in data["qna"]]
 

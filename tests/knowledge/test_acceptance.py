@@ -1,7 +1,6 @@
 """The tutorial's questions, answered with the real local model and the default settings."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -9,8 +8,7 @@ from knowledge.items import parse_item
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import Settings
 from knowledge.stores.sqlite_store import SqliteStore
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+from tests.shared_fixtures import FIXTURES
 
 pytestmark = pytest.mark.slow
 

@@ -1,13 +1,11 @@
 """Item validation: what an admin importing QnABot files sees."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from knowledge.items import InvalidItemError, parse_item
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+from tests.shared_fixtures import FIXTURES
 
 
 def load_fixture(name: str) -> list[dict]:
