@@ -36,6 +36,7 @@ import os
 import platform
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,6 +56,8 @@ CACHE = ROOT / "build" / "bench-cache" / "embeddings.sqlite"
 MODES = ("hybrid", "embeddings", "keywords")
 #: Distinct answers of the synthetic items (the questions are what the sizes count).
 SYNTHETIC_ANSWERS = 500
+#: Marks a knowledge base kept by ``--keep``: what it holds and how it was built.
+BUILT = "bench-built.json"
 #: Conversations chained into one session for the LLM run, so most turns have history.
 SESSION_CONVERSATIONS = 5
 
@@ -408,9 +411,23 @@ class Results:
     seconds: float = 0.0
 
 
+def kept_home(home: Path, size: int, model_id: str, real_questions: int) -> dict | None:
+    """What a knowledge base kept by an earlier run (``--keep``) holds, when it was built
+    for the same size, model and real questions; else None."""
+    try:
+        built = json.loads((home / BUILT).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    wanted = {"size": size, "model": model_id, "real_base": real_questions}
+    if any(built.get(key) != value for key, value in wanted.items()):
+        return None
+    return {k: v for k, v in built.items() if k not in wanted}
+
+
 def measure(plan: Plan, embeddings_name: str, work: Path, cache: Path = CACHE,
-            log=print) -> Results:
-    """Build the knowledge bases and run every measurement."""
+            log=print, keep: Path | None = None) -> Results:
+    """Build the knowledge bases (or reuse those kept in ``keep``) and run every
+    measurement."""
     from bench.turn_bench import cold
 
     results = Results(plan, embeddings_name, machine={
@@ -428,10 +445,18 @@ def measure(plan: Plan, embeddings_name: str, work: Path, cache: Path = CACHE,
                                  conversations=plan.conversations)
 
     for size in plan.sizes:
-        home = work / f"kb-{size}"
-        log(f"{size:,} questions: building the knowledge base ...")
-        built = build_home(home, size, model, plan.real_questions)
-        log(f"  {built['items']:,} items in {built['build_s']} s; measuring turns ...")
+        home = (keep or work) / f"kb-{size}"
+        built = kept_home(home, size, model.model_id, plan.real_questions) if keep else None
+        if built is None:
+            log(f"{size:,} questions: building the knowledge base ...")
+            shutil.rmtree(home, ignore_errors=True)
+            built = build_home(home, size, model, plan.real_questions)
+            (home / BUILT).write_text(json.dumps(
+                {**built, "model": model.model_id, "size": size,
+                 "real_base": plan.real_questions}), "utf-8")
+            log(f"  {built['items']:,} items in {built['build_s']} s; measuring turns ...")
+        else:
+            log(f"{size:,} questions: reusing {home} (built in {built['build_s']} s) ...")
         latency = run_child("latency", home=str(home), turns=plan.turns,
                             llm_turns=plan.llm_turns, llm_delay_ms=plan.llm_delay_ms,
                             warm_up_turns=plan.warm_up_turns)
@@ -599,6 +624,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=CACHE,
                         help="embedding cache kept between runs (default "
                              "build/bench-cache/embeddings.sqlite)")
+    parser.add_argument("--keep", type=Path,
+                        help="keep the knowledge bases in this folder and reuse them in later "
+                             "runs (the million-question one takes most of a full run)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -615,7 +643,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="qnabot-bench-") as folder:
         results = measure(plan, args.embeddings, Path(folder), args.cache,
-                          log=lambda text: print(text, file=sys.stderr, flush=True))
+                          log=lambda text: print(text, file=sys.stderr, flush=True),
+                          keep=args.keep)
     report = markdown(results, command.strip())
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(report, "utf-8")
