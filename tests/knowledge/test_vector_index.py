@@ -243,3 +243,18 @@ def test_in_a_big_field_very_common_words_are_left_out_or_must_all_occur(
         assert sorted(found("common question ticket")) == ["Common.00", "Common.01",
                                                            "Common.02"]
         assert len(found("common question")) == 30  # only common words: texts with both
+
+
+def test_a_store_written_by_the_previous_layout_is_upgraded_in_place(
+        big, make_stored_items, index) -> None:
+    with SqliteStore(big) as store:
+        store.put(make_stored_items([faq(n) for n in range(3)]), index=index)
+    with sqlite3.connect(big) as conn:  # what layout 1 files look like: no id floor
+        conn.execute("DROP TABLE id_floor")
+        conn.execute("PRAGMA user_version = 1")
+
+    with SqliteStore(big) as store:
+        store.put(make_stored_items([faq(3)]), index=index)
+        assert store.count() == 4
+        assert qids(store.search(SearchField.QUESTIONS, vector=None, text="question 3",
+                                 k=1)) == ["Faq.0003"]
