@@ -258,3 +258,24 @@ def test_a_store_written_by_the_previous_layout_is_upgraded_in_place(
         assert store.count() == 4
         assert qids(store.search(SearchField.QUESTIONS, vector=None, text="question 3",
                                  k=1)) == ["Faq.0003"]
+
+
+def test_a_process_that_searches_a_big_store_before_embedding_can_still_load_the_model(
+        big, make_stored_items, index) -> None:
+    """onnxruntime used to crash the process when imported after the index library."""
+    with SqliteStore(big, index_min_rows=20) as store:
+        store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from knowledge.store import SearchField
+        from knowledge.stores.sqlite_store import SqliteStore
+        store = SqliteStore(Path({str(big)!r}), index_min_rows=20)
+        store.search(SearchField.QUESTIONS, vector=[1.0] + [0.0] * {index.dimension - 1},
+                     text=None, k=3)
+        import onnxruntime
+        print("model runtime loaded")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "model runtime loaded" in result.stdout
