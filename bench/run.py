@@ -457,6 +457,8 @@ def measure(plan: Plan, embeddings_name: str, work: Path, cache: Path = CACHE,
             log(f"  {built['items']:,} items in {built['build_s']} s; measuring turns ...")
         else:
             log(f"{size:,} questions: reusing {home} (built in {built['build_s']} s) ...")
+            for stale in home.glob("embeddings.sqlite*"):  # else this run's turns hit it
+                stale.unlink()
         latency = run_child("latency", home=str(home), turns=plan.turns,
                             llm_turns=plan.llm_turns, llm_delay_ms=plan.llm_delay_ms,
                             warm_up_turns=plan.warm_up_turns)
