@@ -293,9 +293,10 @@ class _IndexedField:
         return ids
 
 
-def _json_list(values: Iterable[object]) -> str:
-    """A JSON array for ``IN (SELECT value FROM json_each(?))``: no limit on its length."""
-    return json.dumps([v if isinstance(v, str) else int(v) for v in values])  # type: ignore[call-overload]
+def _json_list(values: Iterable[str] | Iterable[int]) -> str:
+    """A JSON array for ``IN (SELECT value FROM json_each(?))``: no limit on its length.
+    Python ints and strings only (``ndarray.tolist()``, not numpy scalars)."""
+    return json.dumps(list(values))
 
 
 def _in_chunks(conn: sqlite3.Connection, sql: str,
