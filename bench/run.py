@@ -36,6 +36,7 @@ import os
 import platform
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -56,6 +57,8 @@ LLM_SET = ROOT / "data" / "eval" / "llm.jsonl"
 MODES = ("hybrid", "embeddings", "keywords")
 #: Distinct answers of the synthetic items (the questions are what the sizes count).
 SYNTHETIC_ANSWERS = 500
+#: Marks a knowledge base kept by ``--keep``: what it holds and how it was built.
+BUILT = "bench-built.json"
 #: Conversations chained into one session for the LLM run, so most turns have history.
 SESSION_CONVERSATIONS = 5
 
@@ -429,9 +432,23 @@ class Results:
     seconds: float = 0.0
 
 
+def kept_home(home: Path, size: int, model_id: str, real_questions: int) -> dict | None:
+    """What a knowledge base kept by an earlier run (``--keep``) holds, when it was built
+    for the same size, model and real questions; else None."""
+    try:
+        built = json.loads((home / BUILT).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    wanted = {"size": size, "model": model_id, "real_base": real_questions}
+    if any(built.get(key) != value for key, value in wanted.items()):
+        return None
+    return {k: v for k, v in built.items() if k not in wanted}
+
+
 def measure(plan: Plan, embeddings_name: str, work: Path, cache: Path = CACHE,
-            log=print, llm_api: str = "") -> Results:
-    """Build the knowledge bases and run every measurement (a real LLM's with ``llm_api``)."""
+            log=print, llm_api: str = "", keep: Path | None = None) -> Results:
+    """Build the knowledge bases (or reuse those kept in ``keep``) and run every measurement
+    (a real LLM's with ``llm_api``)."""
     from bench.turn_bench import cold
 
     results = Results(plan, embeddings_name, machine={
@@ -452,10 +469,20 @@ def measure(plan: Plan, embeddings_name: str, work: Path, cache: Path = CACHE,
         results.llm = run_child("llm", home=str(demo_home), api=llm_api, prompts=3)
 
     for size in plan.sizes:
-        home = work / f"kb-{size}"
-        log(f"{size:,} questions: building the knowledge base ...")
-        built = build_home(home, size, model, plan.real_questions)
-        log(f"  {built['items']:,} items in {built['build_s']} s; measuring turns ...")
+        home = (keep or work) / f"kb-{size}"
+        built = kept_home(home, size, model.model_id, plan.real_questions) if keep else None
+        if built is None:
+            log(f"{size:,} questions: building the knowledge base ...")
+            shutil.rmtree(home, ignore_errors=True)
+            built = build_home(home, size, model, plan.real_questions)
+            (home / BUILT).write_text(json.dumps(
+                {**built, "model": model.model_id, "size": size,
+                 "real_base": plan.real_questions}), "utf-8")
+            log(f"  {built['items']:,} items in {built['build_s']} s; measuring turns ...")
+        else:
+            log(f"{size:,} questions: reusing {home} (built in {built['build_s']} s) ...")
+            for stale in home.glob("embeddings.sqlite*"):  # else this run's turns hit it
+                stale.unlink()
         latency = run_child("latency", home=str(home), turns=plan.turns,
                             llm_turns=plan.llm_turns, llm_delay_ms=plan.llm_delay_ms,
                             warm_up_turns=plan.warm_up_turns)
@@ -662,6 +689,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--llm", default="", metavar="LLM_API",
                         help="also measure this LLM (LOCAL, OPENAI, BEDROCK, LAMBDA, configured "
                              "by the environment): latency, calls per turn and their time")
+    parser.add_argument("--keep", type=Path,
+                        help="keep the knowledge bases in this folder and reuse them in later "
+                             "runs (the million-question one takes most of a full run)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -679,7 +709,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="qnabot-bench-") as folder:
         results = measure(plan, args.embeddings, Path(folder), args.cache,
                           log=lambda text: print(text, file=sys.stderr, flush=True),
-                          llm_api=args.llm.strip().upper())
+                          llm_api=args.llm.strip().upper(), keep=args.keep)
     report = markdown(results, command.strip())
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(report, "utf-8")

@@ -295,9 +295,10 @@ class _IndexedField:
         return ids
 
 
-def _json_list(values: Iterable[object]) -> str:
-    """A JSON array for ``IN (SELECT value FROM json_each(?))``: no limit on its length."""
-    return json.dumps([v if isinstance(v, str) else int(v) for v in values])  # type: ignore[call-overload]
+def _json_list(values: Iterable[str] | Iterable[int]) -> str:
+    """A JSON array for ``IN (SELECT value FROM json_each(?))``: no limit on its length.
+    Python ints and strings only (``ndarray.tolist()``, not numpy scalars)."""
+    return json.dumps(list(values))
 
 
 def _in_chunks(conn: sqlite3.Connection, sql: str,
@@ -494,43 +495,51 @@ class _Candidates:
         self.keyword: dict[str, tuple[float, str]] = {}  # qid -> (best BM25, its text)
         self.vector: dict[str, tuple[float, str]] = {}  # qid -> (best cosine, its text)
 
-    def _row_qids(self, ids: Iterable[int]) -> dict[int, str]:
-        """Row id -> qid, for the ids whose rows still exist."""
-        return dict(self.conn.execute(
-            f"SELECT id, qid FROM {self.tables.rows} "
-            "WHERE id IN (SELECT value FROM json_each(?))", (_json_list(ids),)))
-
-    def _allowed(self, qids: Iterable[str]) -> list[str]:
-        """Those of ``qids`` the client may see (reading the items not seen yet)."""
-        qids = list(dict.fromkeys(qids))
-        missing = [qid for qid in qids if qid not in self.meta]
-        if missing:
-            for qid, topic, filters in self.conn.execute(
-                    "SELECT qid, topic, client_filter FROM items "
-                    "WHERE qid IN (SELECT value FROM json_each(?))", (_json_list(missing),)):
-                self.meta[qid] = (topic, allows(filter_terms(filters), self.client_filter))
-        return [qid for qid in qids if qid in self.meta and self.meta[qid][1]]
+    def _remember(self, qid: str, topic: str, client_filter: str) -> bool:
+        """Record an item's topic and whether the client may see it; return the latter."""
+        if qid not in self.meta:
+            self.meta[qid] = (topic, allows(filter_terms(client_filter), self.client_filter))
+        return self.meta[qid][1]
 
     def best_by_keywords(self, query: str, k: int) -> list[str]:
         """The ``k`` best items by BM25 (ties by qid), recording their best texts."""
-        fts = self.tables.fts
+        fts, rows = self.tables.fts, self.tables.rows
         limit = KEYWORD_ROWS_PER_ITEM * k
         while True:
             hits = self.conn.execute(
-                f"SELECT {fts}.rowid, -bm25({fts}), {fts}.text FROM {fts} "
-                f"WHERE {fts} MATCH ? ORDER BY rank LIMIT ?", (query, limit)).fetchall()
-            qids = self._row_qids(h[0] for h in hits)
+                f"SELECT h.score, r.qid, r.text, i.topic, i.client_filter FROM (SELECT rowid "
+                f"AS id, -bm25({fts}) AS score FROM {fts} WHERE {fts} MATCH ? ORDER BY rank "
+                f"LIMIT ?) h JOIN {rows} r ON r.id = h.id JOIN items i ON i.qid = r.qid "
+                "ORDER BY h.score DESC", (query, limit)).fetchall()
             best: dict[str, tuple[float, str]] = {}
-            for row_id, score, text in hits:  # best first: the first row of an item is its best
-                qid = qids.get(row_id)
-                if qid is not None and qid not in best:
+            for score, qid, text, topic, client_filter in hits:  # an item's first is its best
+                if self._remember(qid, topic, client_filter) and qid not in best:
                     best[qid] = (score, text)
-            allowed = self._allowed(best)
-            if len(allowed) >= k or len(hits) < limit:
+            if len(best) >= k or len(hits) < limit:
                 break
             limit *= 4
-        self.keyword.update((qid, best[qid]) for qid in allowed)
-        return sorted(allowed, key=lambda qid: (-best[qid][0], qid))[:k]
+        self.keyword.update(best)
+        return sorted(best, key=lambda qid: (-best[qid][0], qid))[:k]
+
+    def _score_rows(self, condition: str, params: tuple, vector: np.ndarray) -> list[str]:
+        """Exact cosine of every row of the items selected by ``condition`` (on rows ``r``):
+        record each visible item's best score and text; return those items."""
+        extra = f" AND r.field = '{self.tables.answer_field}'" if self.tables.answer_field else ""
+        rows = self.conn.execute(
+            f"SELECT r.qid, r.text, r.vector, i.topic, i.client_filter FROM {self.tables.rows} "
+            f"r JOIN items i ON i.qid = r.qid WHERE {condition}{extra}", params).fetchall()
+        if not rows:
+            return []
+        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
+        scores = _dot_rows(matrix.reshape(len(rows), -1), vector)
+        found: dict[str, None] = {}
+        for (qid, text, _, topic, client_filter), score in zip(rows, scores.tolist(),
+                                                               strict=True):
+            if self._remember(qid, topic, client_filter):
+                found[qid] = None
+                if qid not in self.vector or score > self.vector[qid][0]:
+                    self.vector[qid] = (score, text)
+        return list(found)
 
     def score_keywords(self, query: str | None, qids: list[str]) -> None:
         """Best BM25 of items found by vector only (0.0 when no query word occurs in them)."""
@@ -553,31 +562,21 @@ class _Candidates:
         total = table.ann.size + len(table.delta_ids)
         while True:
             ids = table.nearest_rows(vector, count)
-            row_qids = self._row_qids(ids.tolist())
-            allowed = self._allowed(row_qids[int(i)] for i in ids if int(i) in row_qids)
-            if len(allowed) >= k or count >= total:
+            found = self._score_rows(
+                f"r.qid IN (SELECT qid FROM {self.tables.rows} "
+                "WHERE id IN (SELECT value FROM json_each(?)))", (_json_list(ids.tolist()),),
+                vector)
+            if len(found) >= k or count >= total:
                 break
             count *= 4
-        self.score_vectors(allowed, vector)
-        return sorted(allowed, key=lambda qid: (-self.vector[qid][0], qid))[:k]
+        return sorted(found, key=lambda qid: (-self.vector[qid][0], qid))[:k]
 
     def score_vectors(self, qids: list[str], vector: np.ndarray) -> None:
         """Exact best cosine of each item over all its rows in the field, and that row's text."""
         missing = [qid for qid in qids if qid not in self.vector]
-        if not missing:
-            return
-        extra = f" AND field = '{self.tables.answer_field}'" if self.tables.answer_field else ""
-        rows = self.conn.execute(
-            f"SELECT qid, text, vector FROM {self.tables.rows} "
-            f"WHERE qid IN (SELECT value FROM json_each(?)){extra}",
-            (_json_list(missing),)).fetchall()
-        if not rows:
-            return
-        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
-        scores = _dot_rows(matrix.reshape(len(rows), -1), vector)
-        for (qid, text, _), score in zip(rows, scores.tolist(), strict=True):
-            if qid not in self.vector or score > self.vector[qid][0]:
-                self.vector[qid] = (score, text)
+        if missing:
+            self._score_rows("r.qid IN (SELECT value FROM json_each(?))",
+                             (_json_list(missing),), vector)
 
     def keyword_match(self, qid: str) -> FieldMatch:
         """A keyword-only match (no vector score)."""

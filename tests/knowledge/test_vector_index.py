@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.store import SearchField
-from knowledge.stores import vector_index
+from knowledge.stores import sqlite_store, vector_index
 from knowledge.stores.sqlite_store import SqliteStore
 from tests.knowledge.store_contract import StoreContract, qids, qna
 
@@ -223,3 +223,59 @@ def test_index_files_are_as_private_as_the_store_file(big, make_stored_items, in
         store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
     [path] = index_files(big)
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("min_rows", [10_000, 1], ids=["exact", "indexed"])
+def test_in_a_big_field_very_common_words_are_left_out_or_must_all_occur(
+        tmp_path, make_stored_items, index, monkeypatch, min_rows) -> None:
+    monkeypatch.setattr(sqlite_store, "PRUNE_MIN_ROWS", 10)
+    monkeypatch.setattr(sqlite_store, "MAX_WORD_ROWS", 5)
+    items = [qna(f"Common.{n:02d}", f"common question {n}" + (" ticket" if n < 3 else ""))
+             for n in range(30)] + [qna("Rare.1", "a rare walrus question")]
+    with SqliteStore(tmp_path / "k.sqlite", index_min_rows=min_rows) as store:
+        store.put(make_stored_items(items), index=index)
+
+        def found(text: str) -> list[str]:
+            return qids(store.search(SearchField.QUESTIONS, vector=None, text=text, k=50))
+
+        assert found("walrus question") == ["Rare.1"]  # "question" is in 31 texts: left out
+        assert sorted(found("common ticket")) == ["Common.00", "Common.01", "Common.02"]
+        assert sorted(found("common question ticket")) == ["Common.00", "Common.01",
+                                                           "Common.02"]
+        assert len(found("common question")) == 30  # only common words: texts with both
+
+
+def test_a_store_written_by_the_previous_layout_is_upgraded_in_place(
+        big, make_stored_items, index) -> None:
+    with SqliteStore(big) as store:
+        store.put(make_stored_items([faq(n) for n in range(3)]), index=index)
+    with sqlite3.connect(big) as conn:  # what layout 1 files look like: no id floor
+        conn.execute("DROP TABLE id_floor")
+        conn.execute("PRAGMA user_version = 1")
+
+    with SqliteStore(big) as store:
+        store.put(make_stored_items([faq(3)]), index=index)
+        assert store.count() == 4
+        assert qids(store.search(SearchField.QUESTIONS, vector=None, text="question 3",
+                                 k=1)) == ["Faq.0003"]
+
+
+def test_a_process_that_searches_a_big_store_before_embedding_can_still_load_the_model(
+        big, make_stored_items, index) -> None:
+    """onnxruntime used to crash the process when imported after the index library."""
+    with SqliteStore(big, index_min_rows=20) as store:
+        store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from knowledge.store import SearchField
+        from knowledge.stores.sqlite_store import SqliteStore
+        store = SqliteStore(Path({str(big)!r}), index_min_rows=20)
+        store.search(SearchField.QUESTIONS, vector=[1.0] + [0.0] * {index.dimension - 1},
+                     text=None, k=3)
+        import onnxruntime
+        print("model runtime loaded")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "model runtime loaded" in result.stdout
