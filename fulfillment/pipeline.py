@@ -207,7 +207,7 @@ class TurnState:
         prefix), or None for voice, when streaming is off, or when nobody listens."""
         listener = self.on_partial
         if listener is None or self.request.channel == "voice" or \
-                not self.settings.get("LLM_STREAMING_ENABLE"):
+                not self.settings.get("LLM_STREAMING_ENABLED"):
             return None
         return lambda text: listener(f"{prefix} {text.strip()}" if prefix else text.strip())
 
@@ -486,7 +486,7 @@ class TurnPipeline:
         ``time_left`` (seconds) is what the caller allows, e.g. the Lambda's remaining time;
         LLM calls stay within it and within the turn's time budget setting. ``on_partial``
         gets a generated answer's text so far while it is generated (text channels, when
-        ``LLM_STREAMING_ENABLE``): the local chat page's streaming.
+        ``LLM_STREAMING_ENABLED``): the local chat page's streaming.
         """
         settings = with_llm_defaults(settings, self.services.llm)
         if guardrails.configured(settings, "POSTPROCESS") or \

@@ -220,8 +220,8 @@ QNABOT_SETTINGS: tuple[QnABotSetting, ...] = (
     _q("BEDROCK_GUARDRAIL_VERSION", ""),
     _q("FALLBACK_ORDER", "KENDRA-FIRST", "list"),
     _q("LLM_STREAMING_ENABLED", "false", "bool",
-       "Answers reach Lex whole; streaming of partial answers is offered by the local chat "
-       "page only (POST chat/stream)."),
+       "true here: the local chat page streams generated answers (POST chat/stream); in AWS "
+       "answers reach Lex whole (no streaming WebSocket API is deployed yet)."),
     # QnABot's private settings, set from stack parameters.
     _q("NATIVE_LANGUAGE", "English", "str"),
     _q("EMBEDDINGS_MODEL_ID", "", "str", _FROM_ENV + " (EMBEDDINGS_BEDROCK_MODEL_ID)"),

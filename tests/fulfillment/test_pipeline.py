@@ -412,7 +412,7 @@ def test_a_generated_answer_streams_its_text_so_far_with_the_prefix(kb, settings
 
 
 @pytest.mark.parametrize("input_mode, overrides", [("Speech", {}),
-                                                   ("Text", {"LLM_STREAMING_ENABLE": False})])
+                                                   ("Text", {"LLM_STREAMING_ENABLED": False})])
 def test_voice_turns_and_disabled_streaming_send_no_partials(kb, settings, input_mode, overrides):
     partials: list[str] = []
     turn = make_pipeline(kb, ScriptedLLM(["She lost her sheep."])).run(
