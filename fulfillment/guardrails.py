@@ -79,14 +79,12 @@ class BedrockGuard:
     """Amazon Bedrock ``ApplyGuardrail`` (the ``bedrock-runtime`` client, created lazily)."""
 
     def __init__(self, client: Any = None):
-        self._client = client
+        from knowledge.aws import LazyClient
+
+        self._client = LazyClient("bedrock-runtime", read_timeout=10, client=client)
 
     def _bedrock(self) -> Any:
-        if self._client is None:
-            from knowledge.aws import client
-
-            self._client = client("bedrock-runtime")
-        return self._client
+        return self._client.get()
 
     def apply(self, text: str, *, source: Source, identifier: str,
               version: str) -> GuardrailVerdict:

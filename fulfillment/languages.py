@@ -101,18 +101,16 @@ class ComprehendDetector:
     """Amazon Comprehend ``DetectDominantLanguage``."""
 
     def __init__(self, client: Any = None):
-        self._client = client
+        from knowledge.aws import LazyClient
+
+        self._client = LazyClient("comprehend", read_timeout=5, client=client)
 
     def detect(self, text: str) -> list[Detected]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if self._client is None:
-            from knowledge.aws import client
-
-            self._client = client("comprehend")
         try:
             # Comprehend's limit is 100 KB of UTF-8; a question is far shorter.
-            reply = self._client.detect_dominant_language(Text=text[:5000])
+            reply = self._client.get().detect_dominant_language(Text=text[:5000])
         except (BotoCoreError, ClientError) as exc:
             raise LanguageError(f"Comprehend could not detect the language: {exc}") from exc
         found = [Detected(lang["LanguageCode"], float(lang["Score"]))
@@ -163,16 +161,14 @@ class AmazonTranslator:
     TERMINOLOGY_TTL_SECONDS = 300.0
 
     def __init__(self, client: Any = None, clock: Callable[[], float] = time.monotonic):
-        self._client = client
+        from knowledge.aws import LazyClient
+
+        self._client = LazyClient("translate", read_timeout=10, client=client)
         self._clock = clock
         self._terminologies: tuple[float, list[dict[str, Any]]] | None = None
 
     def _translate_client(self) -> Any:
-        if self._client is None:
-            from knowledge.aws import client
-
-            self._client = client("translate")
-        return self._client
+        return self._client.get()
 
     def _terminology_names(self, source: str) -> list[str]:
         now = self._clock()

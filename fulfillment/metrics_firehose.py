@@ -31,14 +31,12 @@ class FirehoseMetricsSink:
     def __init__(self, metrics_stream: str, feedback_stream: str = "", client: Any = None):
         self.metrics_stream = metrics_stream
         self.feedback_stream = feedback_stream or metrics_stream
-        self._client = client
+        from knowledge.aws import LazyClient
+
+        self._client = LazyClient("firehose", read_timeout=5, client=client)
 
     def _firehose(self) -> Any:
-        if self._client is None:
-            from knowledge.aws import client
-
-            self._client = client("firehose")
-        return self._client
+        return self._client.get()
 
     def _put(self, stream: str, record: dict[str, Any]) -> None:
         data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")

@@ -13,12 +13,13 @@ from typing import Any
 
 
 def aws_client(service: str, *, read_timeout: float, connect_timeout: float = 2,
-               max_attempts: int = 2, region: str | None = None) -> Any:
+               max_attempts: int = 2, region: str | None = None,
+               endpoint_url: str | None = None) -> Any:
     """A boto3 client for ``service`` with these time limits and adaptive retries."""
     import boto3
     from botocore.config import Config
 
-    return boto3.client(service, region_name=region, config=Config(
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url, config=Config(
         connect_timeout=min(connect_timeout, read_timeout), read_timeout=read_timeout,
         retries={"mode": "adaptive", "max_attempts": max_attempts}))
 
@@ -32,10 +33,12 @@ class LazyClient:
     """
 
     def __init__(self, service: str, *, read_timeout: float, connect_timeout: float = 2,
-                 max_attempts: int = 2, region: str | None = None, client: Any = None):
+                 max_attempts: int = 2, region: str | None = None, client: Any = None,
+                 endpoint_url: str | None = None):
         self._make = lambda: aws_client(service, read_timeout=read_timeout,
                                         connect_timeout=connect_timeout,
-                                        max_attempts=max_attempts, region=region)
+                                        max_attempts=max_attempts, region=region,
+                                        endpoint_url=endpoint_url)
         self._client = client
         self._lock = threading.Lock()
 

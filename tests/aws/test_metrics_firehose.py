@@ -67,7 +67,8 @@ def test_a_deployed_bot_sends_each_turns_record_to_firehose(streams, monkeypatch
 
     sink = metrics.open_metrics_sink()
     assert isinstance(sink, FirehoseMetricsSink)
-    sink._client = firehose
+    assert sink._firehose().meta.service_model.service_name == "firehose"  # a real client
+    sink = FirehoseMetricsSink(sink.metrics_stream, sink.feedback_stream, client=firehose)
     metrics.record_turn_metrics(kb_turn("thumbs down"), Settings.defaults(), sink)
     (turn,) = _lines(s3, "metrics/")
     assert turn["utterance"] == "thumbs down" and turn["clientType"] == "LEX.Text"
