@@ -147,11 +147,37 @@ def _time_left(context: Any) -> float | None:
         return None
 
 
-def _partial_listener(context: Any) -> Any:
-    """The local server's streaming listener, carried on its Lambda context (Lambda's own
-    context has none)."""
+def _partial_listener(context: Any, request: Request, settings: Settings) -> Any:
+    """Who gets a generated answer's text as it is written: the local server's listener,
+    carried on its context; in AWS, the session's WebSocket connection when the stack deploys
+    the streaming API (:mod:`fulfillment.streaming_ws`), looked up only once text flows."""
     listener = getattr(context, "on_partial", None)
-    return listener if callable(listener) else None
+    if callable(listener):
+        return listener
+    streamer = _streamer()
+    if streamer is None or request.channel == "voice" or \
+            not settings.get("LLM_STREAMING_ENABLED"):
+        return None
+    found: dict[str, Any] = {}
+
+    def send(so_far: str) -> None:
+        if "send" not in found:
+            found["send"] = streamer.listener_for(request.session_id)
+        if found["send"] is not None:
+            found["send"](so_far)
+    return send
+
+
+_streamers: dict[str, Any] = {}
+
+
+def _streamer() -> Any:
+    """The process's WebSocket streamer, or None where none is deployed."""
+    if "streamer" not in _streamers:
+        from fulfillment.streaming_ws import WebSocketStreamer
+
+        _streamers["streamer"] = WebSocketStreamer.from_environment()
+    return _streamers["streamer"]
 
 
 def handle_event(event: Any, context: Any = None) -> Outcome:
@@ -177,7 +203,7 @@ def handle_event(event: Any, context: Any = None) -> Outcome:
         return _error_outcome(event, f"backend unavailable: {exc}")
     settings = service.settings()
     turn = service.pipeline.run(request, settings, time_left=_time_left(context),
-                                on_partial=_partial_listener(context))
+                                on_partial=_partial_listener(context, request, settings))
     response = apply_connect_settings(build_response(turn), request, settings)
     log_turn(turn, settings)
     record_turn_metrics(turn, settings)
