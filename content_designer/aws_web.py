@@ -6,7 +6,7 @@ bot and alias ids, ``PublicOrPrivate``, the Connect instance) into one SSM param
 (``WEB_CONFIG_PARAMETER``); the Lambda reads it once per container. From it:
 
 * ``GET config.js`` sets ``window.QNABOT_CONFIG`` (contract C1): Cognito sign-in, the Lex
-  transport, no streaming;
+  transport, streaming over the stack's WebSocket;
 * the pages' Content-Security-Policy allows calls to Cognito and the Lex runtime of the
   stack's region, and nothing else outside the API;
 * ``GET /chat`` serves the chat page (public: it signs in itself when the client is PRIVATE);
@@ -84,8 +84,10 @@ def page_config(web: WebConfig) -> dict[str, Any]:
         "transport": "lex",
         "lex": {"region": web["region"], "botId": web["botId"], "botAliasId": web["botAliasId"],
                 "localeId": locale, "identityPoolId": web["identityPoolId"],
-                "publicOrPrivate": web.get("publicOrPrivate") or "PUBLIC"},
-        "streaming": False,
+                "publicOrPrivate": web.get("publicOrPrivate") or "PUBLIC",
+                "streamingUrl": web.get("streamingUrl") or ""},
+        # partial answers over the stack's WebSocket (fulfillment.streaming_ws)
+        "streaming": bool(web.get("streamingUrl")),
     }
 
 
@@ -104,6 +106,8 @@ def content_security_policy(web: WebConfig) -> str:
     region = web["region"]
     allowed = [f"https://cognito-identity.{region}.amazonaws.com",
                f"https://runtime-v2-lex.{region}.amazonaws.com", f"https://{web['domain']}"]
+    if web.get("streamingUrl", "").startswith("wss://"):
+        allowed.append(web["streamingUrl"].split("?")[0])
     policy = SECURITY_HEADERS["Content-Security-Policy"]
     return policy.rstrip("; ") + "; connect-src 'self' " + " ".join(allowed)
 

@@ -184,8 +184,7 @@ REGISTRY: dict[str, Setting] = {
         _s("LLM_QA_SHOW_SOURCE_LINKS", "bool", "true", "LLM",
            "Show links to the sources of generated answers."),
         _s("LLM_STREAMING_ENABLED", "bool", "true", "LLM",
-           "Stream generated answers to the local chat page as they are written (never voice; "
-           "no streaming to clients in AWS yet)."),
+           "Stream generated answers to the chat page as they are written (never voice)."),
         _s("LLM_PROMPT_MAX_TOKEN_LIMIT", "int", "4000", "LLM",
            "Largest prompt sent to the LLM, in tokens.", minimum=100, maximum=200000),
         _s("LLM_TIMEOUT_SECONDS", "float", "10", "LLM",

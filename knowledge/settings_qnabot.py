@@ -220,8 +220,8 @@ QNABOT_SETTINGS: tuple[QnABotSetting, ...] = (
     _q("BEDROCK_GUARDRAIL_VERSION", ""),
     _q("FALLBACK_ORDER", "KENDRA-FIRST", "list"),
     _q("LLM_STREAMING_ENABLED", "false", "bool",
-       "true here: the local chat page streams generated answers (POST chat/stream); in AWS "
-       "answers reach Lex whole (no streaming WebSocket API is deployed yet)."),
+       "true here: generated answers stream to the chat page as they are written (POST "
+       "chat/stream locally, the stack's WebSocket in AWS); the Lex response stays whole."),
     # QnABot's private settings, set from stack parameters.
     _q("NATIVE_LANGUAGE", "English", "str"),
     _q("EMBEDDINGS_MODEL_ID", "", "str", _FROM_ENV + " (EMBEDDINGS_BEDROCK_MODEL_ID)"),
@@ -236,8 +236,7 @@ QNABOT_SETTINGS: tuple[QnABotSetting, ...] = (
     _q("KENDRA_WEB_PAGE_INDEX", "", "str", _WEB_INDEXER),
     _q("KNOWLEDGE_BASE_KMS", "", "str",
        "Knowledge-base source links are not presigned, so no KMS key is needed."),
-    _q("STREAMING_TABLE", "", "str",
-       "No streaming WebSocket API is deployed (see LLM_STREAMING_ENABLED)."),
+    _q("STREAMING_TABLE", "", "str", _FROM_ENV + " (STREAMING_TABLE, set by the template)"),
 )
 
 QNABOT: dict[str, QnABotSetting] = {s.name: s for s in QNABOT_SETTINGS}

@@ -117,8 +117,59 @@
             got_answer: attributes.qnabot_gotanswer === "true", card: responseCard(messages)};
   }
 
+  // --- streaming: partial answers over the stack's WebSocket (lex.streamingUrl) ---------------
+  // The connection is signed with the identity's credentials (IAM) and names the Lex session;
+  // the stack then posts {"type": "partial", "sessionId", "text"} while an answer is written.
+  let stream = null;
+
+  async function openStream(sessionId) {
+    if (stream && stream.sessionId === sessionId && stream.socket.readyState === WebSocket.OPEN) {
+      return stream;
+    }
+    if (stream) stream.socket.close();
+    const c = await currentCredentials();
+    const signer = new window.aws4fetch.AwsClient({
+      accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey,
+      sessionToken: c.sessionToken, service: "execute-api", region: lex.region,
+    });
+    const url = lex.streamingUrl.replace(/^wss:/, "https:") + "?sessionId=" +
+      encodeURIComponent(sessionId);
+    const signed = await signer.sign(url, {method: "GET", aws: {signQuery: true}});
+    const socket = new WebSocket(signed.url.replace(/^https:/, "wss:"));
+    const opened = {sessionId: sessionId, socket: socket, listener: null};
+    socket.onmessage = (event) => {
+      let message = null;
+      try { message = JSON.parse(event.data); } catch (error) { return; }
+      if (message && message.type === "partial" && message.sessionId === sessionId &&
+          opened.listener) {
+        opened.listener(String(message.text || ""));
+      }
+    };
+    await new Promise((resolve) => {
+      socket.onopen = resolve;
+      socket.onerror = resolve;
+      setTimeout(resolve, 3000); // a turn never waits longer for its stream
+    });
+    stream = opened;
+    return socket.readyState === WebSocket.OPEN ? opened : null;
+  }
+
   async function send(text, options) {
     const sessionId = (options && options.sessionId) || "web-" + Date.now();
+    let streaming = null;
+    if (config.streaming && lex.streamingUrl && options && options.onPartial &&
+        options.channel !== "voice") {
+      streaming = await openStream(sessionId).catch(() => null); // no stream: whole answers
+      if (streaming) streaming.listener = options.onPartial;
+    }
+    try {
+      return await recognize(text, sessionId);
+    } finally {
+      if (streaming) streaming.listener = null;
+    }
+  }
+
+  async function recognize(text, sessionId) {
     const c = await currentCredentials();
     const client = new window.aws4fetch.AwsClient({
       accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey,

@@ -228,6 +228,10 @@ def test_every_function_of_the_template_answers_a_real_event_from_its_zip_alone(
         "SetupFunction": (custom_resource(aws, "Create", "Setup", {
             "Settings": {"LLM_MODEL_ID": "anthropic.claude-3-haiku-20240307-v1:0"},
             "OpenSearchRoleArns": []}), env),
+        "StreamingConnectFunction": ({
+            "requestContext": {"routeKey": "$connect", "connectionId": "conn-1",
+                               "identity": {"cognitoIdentityId": "us-east-1:abc"}},
+            "queryStringParameters": {"sessionId": "s1"}}, {**env, "STREAMING_TABLE": "streaming"}),
     }
     declared = functions()
     assert set(events) == set(declared), "give every function of the template an event"
@@ -245,6 +249,8 @@ def test_every_function_of_the_template_answers_a_real_event_from_its_zip_alone(
     assert [r["LogicalResourceId"] for r in aws.cfn_responses] == ["LexBot", "Setup"]
     assert all(r["Status"] == "SUCCESS" for r in aws.cfn_responses), aws.cfn_responses
     assert "lex:ListBots" in aws.calls and "dynamodb:TransactWriteItems" in aws.calls, "\n".join(aws.calls)
+    assert answered["StreamingConnectFunction"] == {"statusCode": 200}
+    assert "dynamodb:PutItem" in aws.calls
 
 
 def test_the_admin_zip_serves_the_pages_and_renders_markdown(artifacts, runtime, tmp_path):

@@ -46,6 +46,14 @@ WILDCARD_EXCEPTIONS = {
     "translate:TranslateText",
 }
 
+#: ARN formats AWS documents but the offline tables lack: a WebSocket API's routes are
+#: ``<api-id>/<stage>/<route-key>`` (three parts; the tables only know REST's
+#: ``<api-id>/<stage>/<method>/<path>``).
+EXTRA_FORMATS = {
+    "execute-api:Invoke": ["arn:${Partition}:execute-api:${Region}:${Account}:${ApiId}/${Stage}/"
+                           "${RouteKey}"],
+}
+
 KENDRA = "0123456789abcdef0123456789abcdef0123"
 SCENARIOS = {
     "defaults": {},
@@ -229,7 +237,7 @@ def test_every_action_exists_and_applies_to_the_resources_it_is_granted_on(scena
             continue
         resources = as_list(statement["Resource"])
         for action in as_list(statement["Action"]):
-            formats = arn_formats(action)
+            formats = arn_formats(action) + tuple(EXTRA_FORMATS.get(action, ()))
             if not formats:
                 problems.append(f"{owner}: {action} is not an IAM action")
                 continue
@@ -280,14 +288,17 @@ def test_the_bot_build_role_may_make_every_lex_call_of_the_builder_including_del
     assert "lex:ListBots" in needed
 
 
-def test_the_chat_roles_may_only_talk_to_the_live_alias():
+def test_the_chat_roles_may_only_talk_to_the_live_alias_and_open_the_stream():
     evaluator = Evaluator(template(), {})
     chat = [(o, s) for o, s in deployed_statements(evaluator) if o.startswith("Chat")]
     assert {o for o, _ in chat} == {"ChatSignedInRole", "ChatGuestRole"}
-    for _, statement in chat:
-        assert statement["Action"] == "lex:RecognizeText"
-        assert statement["Resource"] == f"arn:aws:lex:{REGION}:{ACCOUNT}:bot-alias/LexBotBotId/" \
-                                        "LexBotBotAliasId"
+    granted = {(s["Action"], s["Resource"]) for _, s in chat}
+    assert granted == {
+        ("lex:RecognizeText", f"arn:aws:lex:{REGION}:{ACCOUNT}:bot-alias/LexBotBotId/"
+                              "LexBotBotAliasId"),
+        # only the streaming WebSocket's $connect, which records the caller's identity
+        ("execute-api:Invoke", f"arn:aws:execute-api:{REGION}:{ACCOUNT}:StreamingApiId/prod/"
+                               "$connect")}
     private = Evaluator(template(), {"PublicOrPrivate": "PRIVATE"})
     assert "ChatGuestRole" not in {o for o, _ in deployed_statements(private)}
 

@@ -100,7 +100,7 @@ def test_every_bucket_is_encrypted_private_and_tls_only(template):
 
 def test_tables_are_encrypted_with_point_in_time_recovery_and_users_expire(template):
     tables = resources(template, "AWS::DynamoDB::Table")
-    assert set(tables) == {"SettingsTable", "UsersTable"}
+    assert set(tables) == {"SettingsTable", "UsersTable", "StreamingTable"}
     for table in tables.values():
         props = table["Properties"]
         assert props["SSESpecification"] == {"SSEEnabled": True}
@@ -195,7 +195,7 @@ def test_functions_run_python_3_11_or_later_with_their_own_roles(template):
     assert runtime.startswith("python3.") and int(runtime.split(".")[1]) >= 11
     functions = resources(template, "AWS::Serverless::Function")
     assert set(functions) == {"FulfillmentFunction", "AdminFunction", "ImportExportFunction",
-                              "BotBuildFunction", "SetupFunction"}
+                              "BotBuildFunction", "SetupFunction", "StreamingConnectFunction"}
     assert functions["FulfillmentFunction"]["Properties"]["Role"] == {
         "Fn::GetAtt": ["FulfillmentRole", "Arn"]}
     assert functions["FulfillmentFunction"]["Properties"]["CodeUri"] == "../build/fulfillment.zip"

@@ -93,8 +93,17 @@ def test_config_js_tells_the_pages_to_sign_in_with_cognito_and_chat_through_lex(
         "transport": "lex",
         "lex": {"region": "eu-west-1", "botId": "BOT1234567", "botAliasId": "ALIAS12345",
                 "localeId": "fr_CA", "identityPoolId": WEB["identityPoolId"],
-                "publicOrPrivate": "PRIVATE"},
+                "publicOrPrivate": "PRIVATE", "streamingUrl": ""},
         "streaming": False}
+
+
+def test_a_stack_with_the_streaming_websocket_tells_the_chat_to_use_it():
+    web = {**WEB, "streamingUrl": "wss://ws123.execute-api.eu-west-1.amazonaws.com/prod"}
+    config = aws_web.page_config(web)
+    assert config["streaming"] is True
+    assert config["lex"]["streamingUrl"] == web["streamingUrl"]
+    assert "wss://ws123.execute-api.eu-west-1.amazonaws.com/prod" in \
+        aws_web.content_security_policy(web).split("connect-src", 1)[1]
 
 
 def test_config_js_without_a_web_config_is_a_clear_script_error(monkeypatch):
