@@ -108,8 +108,10 @@ def content_security_policy(web: WebConfig) -> str:
                f"https://runtime-v2-lex.{region}.amazonaws.com", f"https://{web['domain']}"]
     if web.get("streamingUrl", "").startswith("wss://"):
         allowed.append(web["streamingUrl"].split("?")[0])
-    policy = SECURITY_HEADERS["Content-Security-Policy"]
-    return policy.rstrip("; ") + "; connect-src 'self' " + " ".join(allowed)
+    # A browser obeys the first connect-src of a policy only: replace the pages' own.
+    directives = [d.strip() for d in SECURITY_HEADERS["Content-Security-Policy"].split(";")
+                  if d.strip() and not d.strip().startswith("connect-src")]
+    return "; ".join([*directives, "connect-src 'self' " + " ".join(allowed)])
 
 
 def with_page_headers(response: dict[str, Any], web: WebConfig | None) -> dict[str, Any]:

@@ -44,8 +44,11 @@ pytestmark = [pytest.mark.browser,
 
 REGION = "eu-west-1"
 DOMAIN = f"qnabot-test.auth.{REGION}.amazoncognito.com"
+STREAM_HOST = f"ws123.execute-api.{REGION}.amazonaws.com"
 HOSTS = (f"cognito-identity.{REGION}.amazonaws.com", f"runtime-v2-lex.{REGION}.amazonaws.com",
-         DOMAIN)
+         DOMAIN, STREAM_HOST)
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+PARTIALS = ("Hi", "Hi there, so")
 WEB = {"region": REGION, "accountId": "123456789012", "userPoolId": f"{REGION}_Pool12345",
        "clientId": "client123", "domain": DOMAIN, "identityPoolId": f"{REGION}:pool-id",
        "botId": "BOT1234567", "botAliasId": "ALIAS12345", "localeIds": "en_US",
@@ -71,6 +74,21 @@ class AwsDouble(ThreadingHTTPServer):
         self.codes: dict[str, str] = {}  # code -> PKCE challenge
         self.logins: list[dict | None] = []
         self.lex_requests: list[dict[str, Any]] = []
+        self.streams: dict[str, Any] = {}  # session id -> the socket's file, as it connected
+        self.stream_queries: list[dict[str, str]] = []
+        self.acks = threading.Semaphore(0)  # the page saw a partial answer
+        self.closing = threading.Event()
+
+    def shutdown(self) -> None:
+        self.closing.set()
+        super().shutdown()
+
+
+def websocket_frame(text: str) -> bytes:
+    """One unmasked text frame, as a server sends it."""
+    data = text.encode()
+    size = bytes([len(data)]) if len(data) < 126 else bytes([126]) + len(data).to_bytes(2, "big")
+    return bytes([0x81]) + size + data
 
 
 class _AwsHandler(BaseHTTPRequestHandler):
@@ -95,7 +113,25 @@ class _AwsHandler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         self._send(204)
 
+    def _websocket(self) -> None:
+        """The streaming API's $connect: a SigV4-signed URL naming the session, then the
+        socket stays open for the partial answers of that session's turns."""
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        self.server.stream_queries.append(query)
+        accept = base64.b64encode(hashlib.sha1(
+            (self.headers["Sec-WebSocket-Key"] + WEBSOCKET_GUID).encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        self.server.streams[query.get("sessionId", "")] = self.wfile
+        self.server.closing.wait(60)  # keep the connection until the test ends
+
     def do_GET(self) -> None:  # the hosted UI: signs the user in at once, back with a code
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            return self._websocket()
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         assert url.path == "/oauth2/authorize" and query["code_challenge_method"] == "S256"
@@ -118,6 +154,9 @@ class _AwsHandler(BaseHTTPRequestHandler):
                               "cognito:groups": ["Admins"]})
             return self._send(200, {"id_token": token, "access_token": "a",
                                     "refresh_token": "r", "expires_in": 3600})
+        if self.path == "/ack":  # the page's onPartial saw a partial answer
+            self.server.acks.release()
+            return self._send(200, {})
         if host.startswith("cognito-identity."):
             request = json.loads(body)
             target = self.headers["X-Amz-Target"].rsplit(".", 1)[1]
@@ -131,6 +170,14 @@ class _AwsHandler(BaseHTTPRequestHandler):
         self.server.lex_requests.append({"path": self.path, "body": body,
                                          "headers": {k.lower(): v for k, v in
                                                      self.headers.items()}})
+        session = self.path.split("/session/")[1].split("/")[0]
+        stream = self.server.streams.get(session)
+        if stream is not None:  # the fulfillment Lambda posts the answer as it is written
+            for text in PARTIALS:
+                stream.write(websocket_frame(json.dumps(
+                    {"type": "partial", "sessionId": session, "text": text})))
+                stream.flush()
+                self.server.acks.acquire(timeout=10)  # the page got it before the reply
         attributes = {"qnabot_qid": "Demo.001", "qnabot_gotanswer": "true",
                       "appContext": json.dumps({"altMessages": {"markdown": MARKDOWN}})}
         self._send(200, {"messages": [
@@ -359,4 +406,34 @@ def test_the_real_pages_under_prod_use_stage_relative_urls_cognito_and_lex(stack
                      "e.responseStatus === 200)", what="an admin API call answered 200")
     outside = [p for p in stage.paths if not p.startswith("/prod/")]
     assert outside == [], "the pages asked for root paths API Gateway does not serve"
+    assert browser.console_errors == []
+
+
+STREAMED_SEND = (
+    "window.partials = []; window.turn = null; QNABOT_TRANSPORT.send('What is it?', "
+    "{sessionId: 's9', channel: 'text', onPartial: (text) => { window.partials.push(text); "
+    "fetch('https://cognito-identity." + REGION + ".amazonaws.com/ack', {method: 'POST'}); }})"
+    ".then(r => { window.turn = r; }, e => { window.turn = {error: String(e)}; }); true")
+
+
+def test_a_generated_answer_streams_over_the_stacks_websocket_signed_as_the_identity(stack):
+    browser, stage, aws = stack
+    WEB.update(publicOrPrivate="PUBLIC", streamingUrl=f"wss://{STREAM_HOST}/prod")
+    try:
+        browser.open(stage.url + "harness")
+        assert browser.evaluate("QNABOT_CONFIG.streaming") is True
+        browser.evaluate(STREAMED_SEND)
+        turn = browser.wait_for("window.turn", what="the Lex reply")
+    finally:
+        WEB.update(publicOrPrivate="PRIVATE")
+        WEB.pop("streamingUrl")
+    assert "error" not in turn, turn
+    assert browser.evaluate("window.partials") == list(PARTIALS)
+    assert turn["display"]["text"] == "Hi there"  # the Lex reply is the answer, whole
+    [query] = aws.stream_queries
+    assert query["sessionId"] == "s9"
+    assert query["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
+    assert query["X-Amz-Credential"].startswith("ASIATESTKEY/")
+    assert query["X-Amz-Credential"].endswith(f"/{REGION}/execute-api/aws4_request")
+    assert query["X-Amz-Security-Token"] == "session"
     assert browser.console_errors == []
