@@ -13,7 +13,7 @@ vectors), then each query's 10 nearest rows are compared with exact search (floa
 products): recall@10 is the share of the exact 10 that the index returns.
 
 Run: ``.venv/bin/python -m bench.index_bench [--real 20000] [--sizes 20000 100000]
-[--json]``; ``--sizes ... 1000000`` takes about 10 minutes on 2 cores (building the index).
+[--json]``; ``--sizes ... 1000000`` takes about 10 minutes of CPU (building the index).
 """
 
 from __future__ import annotations

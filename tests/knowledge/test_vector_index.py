@@ -279,3 +279,16 @@ def test_a_process_that_searches_a_big_store_before_embedding_can_still_load_the
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "model runtime loaded" in result.stdout
+
+
+def test_stores_on_the_same_file_share_one_mapping_of_its_index(big, make_stored_items,
+                                                                index, embeddings) -> None:
+    """Pages of a memory-mapped index count once in the process, however many stores."""
+    with SqliteStore(big, index_min_rows=20) as writer:
+        writer.put(make_stored_items([faq(n) for n in range(40)]), index=index)
+    vector = embeddings.embed(["a ferry ticket"])[0]
+    with SqliteStore(big, index_min_rows=20) as one, SqliteStore(big, index_min_rows=20) as two:
+        for store in (one, two):
+            store.search(SearchField.QUESTIONS, vector=vector, text=None, k=3)
+        assert (one._indexes[SearchField.QUESTIONS].index
+                is two._indexes[SearchField.QUESTIONS].index)
