@@ -28,13 +28,19 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import jsonschema
+
+from fulfillment.model import Answer
+
+log = logging.getLogger(__name__)
 
 Source = Literal["INPUT", "OUTPUT"]
 
@@ -399,3 +405,54 @@ def screen(guard: Guard | None, text: str, settings: Any, step: Step) -> Guardra
     identifier, version = wanted
     return guard.apply(text, source="INPUT" if step == "PREPROCESS" else "OUTPUT",
                        identifier=identifier, version=version)
+
+
+def _checked(state: Any, text: str, step: Step, guard: Guard | None) -> GuardrailVerdict | None:
+    """The step's verdict on ``text`` when it intervened (None otherwise), with its time and
+    findings in the turn's debug record."""
+    started = time.perf_counter()
+    verdict = screen(guard, text, state.settings, step)
+    if verdict is None:
+        return None
+    state.debug.timings_ms[f"guardrail.{step.lower()}"] = (time.perf_counter() - started) * 1000
+    if not verdict.intervened:
+        return None
+    prefix = "pre" if step == "PREPROCESS" else "post"
+    state.debug.guardrail.extend(f"{prefix}:{finding}" for finding in verdict.findings)
+    return verdict
+
+
+def guard_question(state: Any, guard: Guard | None) -> Answer | None:
+    """The preprocess step of a turn: the blocked message, or None to go on (with the question
+    masked when the guardrail anonymized something). A guardrail that cannot run raises."""
+    verdict = _checked(state, state.question, "PREPROCESS", guard)
+    if verdict is None:
+        return None
+    if not verdict.blocked:
+        state.question = verdict.text
+        return None
+    state.pii_rejected = True  # blocked input is neither kept in the history nor logged
+    return Answer(text=verdict.text, source="guardrail")
+
+
+def guard_answer(state: Any, answer: Answer, guard: Guard | None) -> Answer:
+    """The postprocess step of a turn: the final answer blocked, masked, or as it was. A
+    guardrail that cannot run answers with ``ERRORMESSAGE`` rather than unchecked; a
+    guardrail's own blocked message is not checked again."""
+    if answer.source == "guardrail":
+        return answer
+    from fulfillment.render import markdown_to_text
+
+    try:
+        verdict = _checked(state, answer.text or markdown_to_text(answer.markdown),
+                           "POSTPROCESS", guard)
+    except GuardrailError as exc:
+        state.debug.degraded.append(str(exc))
+        log.error("postprocess guardrail failed, answering with the error message: %s", exc)
+        return Answer(text=state.settings.get("ERRORMESSAGE"), source="error")
+    if verdict is None:
+        return answer
+    if verdict.blocked:
+        state.item = None
+        return Answer(text=verdict.text, source="guardrail")
+    return replace(answer, text=verdict.text, markdown="", ssml="")

@@ -507,7 +507,7 @@ class TurnPipeline:
         answer = self._fill_templates(state, self._run_hook(state, answer))
         if self.services.languages is not None:
             answer = self.services.languages.localize(state, answer)
-        answer = self._guard_answer(state, answer)
+        answer = guardrails.guard_answer(state, answer, self.services.guard)
         self._remember(state, answer)
         answer = render.finish(answer, debug_line=self._debug_line(state, answer))
         topic = self._topic(state, answer)
@@ -523,7 +523,7 @@ class TurnPipeline:
         if not request.transcript and not request.qid:
             state.debug.degraded.append("empty transcript")
             return Answer(text=state.settings.get("ERRORMESSAGE"), source="error")
-        blocked = self._guard_question(state)
+        blocked = guardrails.guard_question(state, self.services.guard)
         if blocked is not None:
             return blocked
         rejection = self._reject_pii(state)
@@ -548,50 +548,6 @@ class TurnPipeline:
             if answer is not None:
                 return answer
         raise AssertionError("the no_hits stage always answers")  # pragma: no cover
-
-    def _guard_question(self, state: TurnState) -> Answer | None:
-        """The preprocess guardrail: its blocked message, or None to go on (with the question
-        masked when it anonymized something). A guardrail that cannot run raises."""
-        started = time.perf_counter()
-        verdict = guardrails.screen(self.services.guard, state.question, state.settings,
-                                    "PREPROCESS")
-        if verdict is None:
-            return None
-        state.debug.timings_ms["guardrail.pre"] = _ms(started)
-        if not verdict.intervened:
-            return None
-        state.debug.guardrail.extend(f"pre:{f}" for f in verdict.findings)
-        if not verdict.blocked:
-            state.question = verdict.text
-            return None
-        state.pii_rejected = True  # blocked input is neither kept in the history nor logged
-        return Answer(text=verdict.text, source="guardrail")
-
-    def _guard_answer(self, state: TurnState, answer: Answer) -> Answer:
-        """The postprocess guardrail on the final answer: blocked, masked, or as it was.
-        A guardrail that cannot run answers with the error message rather than unchecked.
-        A guardrail's own blocked message is not checked again."""
-        if answer.source == "guardrail":
-            return answer
-        text = answer.text or render.markdown_to_text(answer.markdown)
-        started = time.perf_counter()
-        try:
-            verdict = guardrails.screen(self.services.guard, text, state.settings,
-                                        "POSTPROCESS")
-        except guardrails.GuardrailError as exc:
-            state.debug.degraded.append(str(exc))
-            log.error("postprocess guardrail failed, answering with the error message: %s", exc)
-            return Answer(text=state.settings.get("ERRORMESSAGE"), source="error")
-        if verdict is None:
-            return answer
-        state.debug.timings_ms["guardrail.post"] = _ms(started)
-        if not verdict.intervened:
-            return answer
-        state.debug.guardrail.extend(f"post:{f}" for f in verdict.findings)
-        if verdict.blocked:
-            state.item = None
-            return Answer(text=verdict.text, source="guardrail")
-        return replace(answer, text=verdict.text, markdown="", ssml="")
 
     def _reject_pii(self, state: TurnState) -> Answer | None:
         """With ``PII_REJECTION_ENABLED``: the refusal for a question carrying PII, else None."""

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from knowledge.nested import set_nested
+
 log = logging.getLogger(__name__)
 
 _UNDEFINED = object()  # JavaScript's undefined: a path that leads nowhere
@@ -431,14 +433,7 @@ def _lookup(scope: Any, path: str) -> Any:
 def _set_path(target: dict[str, Any], path: str, value: Any) -> str:
     """lodash's ``_.set``: create objects along a dotted path. Returns the top-level key."""
     keys = [literal or plain for literal, plain in _SEGMENT.findall(path)] or [path]
-    node = target
-    for key in keys[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = {}
-            node[key] = child
-        node = child
-    node[keys[-1]] = value
+    set_nested(target, keys, value)
     return keys[0]
 
 

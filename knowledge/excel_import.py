@@ -32,6 +32,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from knowledge.nested import set_nested
+
 #: Friendly column names and the fields they stand for (matched ignoring case).
 FRIENDLY_COLUMNS = {"question": "q", "topic": "t", "markdown": "alt.markdown", "answer": "a",
                     "ssml": "alt.ssml"}
@@ -58,16 +60,6 @@ def _cell(value: Any) -> Any:
     return text if text.strip() else None
 
 
-def _set_path(item: dict[str, Any], path: str, value: Any) -> None:
-    keys = path.split(".")
-    node = item
-    for key in keys[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = {}
-            node[key] = child
-        node = child
-    node[keys[-1]] = value
 
 
 def row_to_item(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,7 +84,7 @@ def row_to_item(row: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in cells.items():
         if name == "q":
             continue
-        _set_path(item, name, value) if "." in name else item.__setitem__(name, value)
+        set_nested(item, name.split("."), value)
     if questions:
         item = {"qid": item.pop("qid"), "q": questions, **item} if "qid" in item else \
             {"q": questions, **item}
