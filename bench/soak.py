@@ -63,6 +63,8 @@ STARTUP_TIMEOUT_S = 300.0
 JOB_TIMEOUT_S = 120.0
 #: Items in each generated import file (new text, so they are embedded afresh).
 NEW_ITEMS_PER_IMPORT = 5
+#: Import rounds whose qids differ; later rounds replace earlier items (see new_items).
+NEW_QID_POOL = 40
 EDITED_QID = "Soak.Edited"
 #: Seconds between two samples of the server's memory.
 MEMORY_SAMPLE_S = 5.0
@@ -231,8 +233,11 @@ def chat_session(server: Server, dialogues: list[list[str]], number: int, deadli
 
 
 def new_items(round_number: int) -> list[dict[str, Any]]:
-    """A few items with text not seen before (so the import embeds them)."""
-    return [{"qid": f"Soak.{round_number:04d}.{n}",
+    """A few items with text not seen before (so the import embeds them), under qids taken in
+    turn from a pool of :data:`NEW_QID_POOL`: the knowledge base stops growing once the pool is
+    used, so memory that still grows is a leak, not more data."""
+    slot = round_number % NEW_QID_POOL
+    return [{"qid": f"Soak.{slot:04d}.{n}",
              "q": [f"What is soak test fact number {round_number} {n}?"],
              "a": f"Soak fact {round_number}.{n}: the bot kept answering while this imported.",
              "t": "Soak"} for n in range(NEW_ITEMS_PER_IMPORT)]
