@@ -327,7 +327,7 @@ class ClassifierService:
         """Retrain on a background thread (turns keep using the previous model meanwhile)."""
         with self._lock:
             self._pending = True
-            if self._thread is not None and self._thread.is_alive():
+            if self._thread is not None:  # the running thread picks the request up
                 return
             self._thread = threading.Thread(target=self._run, name="classifier-training",
                                             daemon=True)
@@ -346,12 +346,14 @@ class ClassifierService:
         while True:
             with self._lock:
                 if not self._pending:
+                    self._thread = None
                     return
                 self._pending = False
             self.run_once()
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until background training is done (CLI imports, tests, benchmarks)."""
-        thread = self._thread
+        with self._lock:
+            thread = self._thread
         if thread is not None:
             thread.join(timeout)

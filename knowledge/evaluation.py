@@ -172,6 +172,7 @@ def record(kb: KnowledgeBase, conversations: Sequence[Conversation], settings: S
     another embeddings model, as a search would.
     """
     kb.check_index()
+    kb.wait_for_classifier()  # evaluate the model turns will use once training is done
     params = MatchParams.from_settings(settings, mode)
     queries: list[tuple[str, str]] = []  # (question, contextual query or "")
     for conversation in conversations:

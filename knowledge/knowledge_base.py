@@ -34,9 +34,9 @@ BATCH_SIZE = 256
 #: Vectors kept in memory during one import, so a text repeated across batches is embedded
 #: (or looked up in the embeddings cache) once: 16 MB, 10,000 vectors of 384 dimensions.
 MEMO_BYTES = 16 * 2**20
-#: Up to this many items, an import or edit retrains the classifier before it returns (well
-#: under a second of CPU); above, on a background thread while turns use the previous model.
-INLINE_TRAINING_ITEMS = 2000
+#: Up to this many items the classifier retrains before ``put_items`` returns (milliseconds);
+#: above, on a background thread.
+INLINE_TRAINING_ITEMS = 100
 
 
 def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -157,13 +157,18 @@ class KnowledgeBase:
         return written
 
     def refresh_classifier(self) -> None:
-        """Retrain the classifier after the items changed: now for a small knowledge base,
-        else in the background (turns keep the previous model, and items it has not seen
-        are scored by cosine meanwhile)."""
+        """Retrain the classifier after the items changed: at once for a small knowledge
+        base, else on a background thread, where turns keep the previous model meanwhile
+        (items it has not seen compete with their cosine) and edits in quick succession
+        share one training."""
         if self.store.count() <= INLINE_TRAINING_ITEMS:
             self.classifier.run_once()
         else:
             self.classifier.retrain_soon()
+
+    def wait_for_classifier(self, timeout: float | None = None) -> None:
+        """Block until a retraining in progress is saved (CLI commands, evaluation, tests)."""
+        self.classifier.wait(timeout)
 
     def train_classifier(self) -> ItemClassifier | None:
         """Train (or confirm current) the classifier now; None for an empty knowledge base."""
