@@ -178,7 +178,7 @@ def test_search_explains_a_miss_and_suggests_the_fix(qnabot):
     assert result["best"] is None
     assert {"cosine", "confidence", "keywords"} <= set(top["evidence"])
     assert any("CLASSIFIER_CONFIDENCE_THRESHOLD" in line for line in top["explain"])
-    assert any(f"add the question \"What is the capital of Peru?\" to it" in line
+    assert any("add the question \"What is the capital of Peru?\" to it" in line
                for line in top["suggestions"])
 
 
