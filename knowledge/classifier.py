@@ -167,18 +167,33 @@ def _neighbours(vectors: np.ndarray, prototypes: np.ndarray, labels: np.ndarray,
 
 
 #: Up to this many items, each example is trained against every item (one matrix product a
-#: step); above it, against its nearest :data:`CANDIDATES` items.
-DENSE_ITEMS = 4096
+#: step); above, against its nearest :data:`CANDIDATES` items, with sparse updates.
+DENSE_ITEMS = 256
+#: Large knowledge bases get fewer epochs: at most this many example visits in all.
+MAX_EXAMPLE_VISITS = 3_000_000
+
+
+def _scatter_rows(rows: np.ndarray, weights: np.ndarray,
+                  vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``rows`` and, for each, ``sum weights[b, k] * vectors[b]`` over the
+    ``(b, k)`` where ``rows[b, k]`` is that row (a sparse product, by sort and reduce)."""
+    flat = rows.ravel()
+    order = np.argsort(flat, kind="stable")
+    sorted_rows = flat[order]
+    starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+    contributions = (weights[..., None] * vectors[:, None, :]).reshape(-1, vectors.shape[1])
+    return sorted_rows[starts], np.add.reduceat(contributions[order], starts, axis=0)
 
 
 def train(examples: TrainingSet, *, model_id: str, candidates: int = CANDIDATES,
           scale: float = SCALE, epochs: int = EPOCHS, learning_rate: float = LEARNING_RATE,
-          l2: float = L2, batch: int = 4096) -> ItemClassifier:
+          l2: float = L2, batch: int = 1024) -> ItemClassifier:
     """Fit the weights by softmax cross-entropy (Adam), every item a class.
 
     Up to :data:`DENSE_ITEMS` items each example competes with every item; above, with its
-    ``candidates`` nearest items (as a turn does), so memory is ``items x dim`` for the
-    weights plus ``batch x candidates x dim`` for a batch.
+    ``candidates`` nearest items (as a turn does), updating only the rows a batch touches, for
+    at most :data:`MAX_EXAMPLE_VISITS` example visits. Memory is ``items x dim`` for the
+    weights (and Adam's two moments) plus ``batch x candidates x dim`` for a batch.
     """
     started = time.perf_counter()
     prototypes = examples.prototypes
@@ -186,38 +201,49 @@ def train(examples: TrainingSet, *, model_id: str, candidates: int = CANDIDATES,
     x, labels, w = examples.vectors, examples.labels, examples.weights
     w = w / float(w.sum())
     dense = n_classes <= DENSE_ITEMS
-    cands = None if dense else _neighbours(x, prototypes, labels, candidates)
+    if not dense:
+        epochs = max(1, min(epochs, MAX_EXAMPLE_VISITS // max(1, len(x))))
+        cands = _neighbours(x, prototypes, labels, candidates)
+        # a batch's gradient is a mean over the batch, not over all examples
+        w = w * (len(x) / min(batch, len(x)))
     delta = np.zeros_like(prototypes)
     m, v = np.zeros_like(delta), np.zeros_like(delta)
+    steps = np.zeros(n_classes, dtype=np.int64)  # per-row Adam step counts (sparse updates)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
-    step = 0
+    order = np.arange(len(x))
+    rng = np.random.default_rng(0)
     for _ in range(epochs):
+        if not dense:
+            rng.shuffle(order)
         for start in range(0, len(x), batch):
-            xb, yb, wb = x[start:start + batch], labels[start:start + batch], w[start:start + batch]
+            index = order[start:start + batch]
+            xb, yb, wb = x[index], labels[index], w[index]
             if dense:
                 logits = scale * (xb @ (prototypes + delta).T)
                 targets = np.zeros_like(logits)
                 targets[np.arange(len(xb)), yb] = 1.0
             else:
-                cb = cands[start:start + batch]
+                cb = cands[index]
                 logits = scale * np.einsum("bkd,bd->bk", prototypes[cb] + delta[cb], xb)
                 targets = (cb == yb[:, None]).astype(np.float32)
             logits -= logits.max(axis=1, keepdims=True)
             probs = np.exp(logits)
             probs /= probs.sum(axis=1, keepdims=True)
-            grad_logits = (probs - targets) * (scale * wb[:, None])
+            grad_logits = ((probs - targets) * (scale * wb[:, None])).astype(np.float32)
             if dense:
+                rows = np.arange(n_classes)
                 grad = grad_logits.T @ xb
             else:
-                grad = np.zeros_like(delta)
-                np.add.at(grad, cb.ravel(), (grad_logits[..., None] * xb[:, None, :])
-                          .reshape(-1, dim))
-            grad += l2 * delta
-            step += 1
-            m = beta1 * m + (1 - beta1) * grad
-            v = beta2 * v + (1 - beta2) * grad * grad
-            delta -= learning_rate * (m / (1 - beta1 ** step)) / (
-                np.sqrt(v / (1 - beta2 ** step)) + eps)
+                rows, grad = _scatter_rows(cb, grad_logits, xb)
+            current = delta[rows]
+            grad += l2 * current
+            steps[rows] += 1
+            t = steps[rows][:, None]
+            m_rows = beta1 * m[rows] + (1 - beta1) * grad
+            v_rows = beta2 * v[rows] + (1 - beta2) * grad * grad
+            m[rows], v[rows] = m_rows, v_rows
+            delta[rows] = current - learning_rate * (m_rows / (1 - beta1 ** t)) / (
+                np.sqrt(v_rows / (1 - beta2 ** t)) + eps)
     return ItemClassifier(model_id, examples.qids, (prototypes + delta).astype(np.float32),
                           examples.fingerprint(model_id),
                           round(time.perf_counter() - started, 3), scale)
