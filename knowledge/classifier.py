@@ -355,8 +355,8 @@ class ClassifierService:
             self._pending = True
             if self._thread is not None:  # the running thread picks the request up
                 return
-            self._thread = threading.Thread(target=self._run, name="classifier-training",
-                                            daemon=True)
+            # not a daemon: a process exiting mid-training finishes and saves the model
+            self._thread = threading.Thread(target=self._run, name="classifier-training")
             self._thread.start()
 
     def run_once(self) -> None:
