@@ -105,16 +105,24 @@ def _notes(result: SearchResult, params: MatchParams, hit: Hit, rank: int,
                 note.explain.append(
                     f"{rival.item.qid} ({rival.stage.value}) took {_pct(rival.confidence)} of "
                     f"the confidence: the two are alike for this question.")
-    if hit.passed or rank >= SUGGEST_FOR_TOP or hit.item.kind != "qna":
+    if hit.passed or rank >= SUGGEST_FOR_TOP:
         return note
-    if best is not None and best is not hit:
+    if hit.item.kind != "qna":  # a passage has no questions to add
+        if best is None and rank == 0 and hit.confidence is not None:
+            note.suggestions.append(
+                f'To answer this with the passage {hit.item.qid}, add a QnA item with the '
+                f'question "{result.query}" and the answer from the passage.')
+        else:
+            return note
+    elif best is not None and best is not hit:
         note.suggestions.append(
             f'If {hit.item.qid} is the right answer, add the question "{result.query}" to it: '
             f"a stored question asked verbatim always answers.")
         return note
-    note.suggestions.append(
-        f'To answer this with {hit.item.qid}, add the question "{result.query}" to it (or a '
-        "rewording users would type); the classifier retrains on save.")
+    else:
+        note.suggestions.append(
+            f'To answer this with {hit.item.qid}, add the question "{result.query}" to it (or '
+            "a rewording users would type); the classifier retrains on save.")
     if rank == 0 and hit.confidence is not None and result.mode != "keywords":
         lower = max(0.0, int(hit.confidence * 100) / 100)
         text = (f"Or lower CLASSIFIER_CONFIDENCE_THRESHOLD from "
