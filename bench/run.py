@@ -81,7 +81,7 @@ class Plan:
 
 QUICK = Plan(sizes=(700, 1_500), turns=20, llm_turns=6, llm_delay_ms=20.0, cold_runs=1,
              import_questions=300, conversations=25, warm_up_turns=2,
-             classifier_items=(1_000,))
+             classifier_items=(300,))
 
 
 def percentile(values: Sequence[float], share: float) -> float:
