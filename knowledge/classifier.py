@@ -170,7 +170,7 @@ def _neighbours(vectors: np.ndarray, prototypes: np.ndarray, labels: np.ndarray,
 #: step); above, against its nearest :data:`CANDIDATES` items, with sparse updates.
 DENSE_ITEMS = 256
 #: Large knowledge bases get fewer epochs: at most this many example visits in all.
-MAX_EXAMPLE_VISITS = 3_000_000
+MAX_EXAMPLE_VISITS = 1_000_000
 
 
 def _scatter_rows(rows: np.ndarray, weights: np.ndarray,
@@ -204,6 +204,9 @@ def train(examples: TrainingSet, *, model_id: str, candidates: int = CANDIDATES,
     if not dense:
         epochs = max(1, min(epochs, MAX_EXAMPLE_VISITS // max(1, len(x))))
         cands = _neighbours(x, prototypes, labels, candidates)
+        # the prototypes' part of every logit never changes: compute it once
+        base = np.concatenate([np.einsum("bkd,bd->bk", prototypes[cands[i:i + batch]],
+                                         x[i:i + batch]) for i in range(0, len(x), batch)])
         # a batch's gradient is a mean over the batch, not over all examples
         w = w * (len(x) / min(batch, len(x)))
     delta = np.zeros_like(prototypes)
@@ -224,7 +227,7 @@ def train(examples: TrainingSet, *, model_id: str, candidates: int = CANDIDATES,
                 targets[np.arange(len(xb)), yb] = 1.0
             else:
                 cb = cands[index]
-                logits = scale * np.einsum("bkd,bd->bk", prototypes[cb] + delta[cb], xb)
+                logits = scale * (base[index] + np.einsum("bkd,bd->bk", delta[cb], xb))
                 targets = (cb == yb[:, None]).astype(np.float32)
             logits -= logits.max(axis=1, keepdims=True)
             probs = np.exp(logits)
