@@ -149,7 +149,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _neighbours(vectors: np.ndarray, prototypes: np.ndarray, labels: np.ndarray,
-                k: int, chunk: int = 4096) -> np.ndarray:
+                k: int, chunk: int = 512) -> np.ndarray:
     """For each example, its own class and the ``k - 1`` other nearest prototypes."""
     n_classes = len(prototypes)
     k = min(k, n_classes)
@@ -157,9 +157,10 @@ def _neighbours(vectors: np.ndarray, prototypes: np.ndarray, labels: np.ndarray,
     for start in range(0, len(vectors), chunk):
         sims = vectors[start:start + chunk] @ prototypes.T
         rows = np.arange(len(sims))
-        sims[rows, labels[start:start + chunk]] = np.inf  # own class always first
+        sims[rows, labels[start:start + chunk]] = np.inf  # own class always kept
         if k < n_classes:
-            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            np.negative(sims, out=sims)
+            top = np.argpartition(sims, k - 1, axis=1)[:, :k]
         else:
             top = np.tile(np.arange(n_classes), (len(sims), 1))
         result[start:start + chunk] = top
