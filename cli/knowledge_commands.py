@@ -31,10 +31,12 @@ from knowledge.backends import (
     open_store,
 )
 from knowledge.embeddings.base import EmbeddingsError
+from knowledge.explain import explain_lines, labeled_cost
 from knowledge.exporter import export_items
 from knowledge.home import qnabot_home
 from knowledge.importer import ImportFileError, import_files, open_source
 from knowledge.knowledge_base import KnowledgeBase
+from knowledge.matching import SearchResult, ThresholdCost
 from knowledge.settings import (
     REGISTRY,
     SettingError,
@@ -77,6 +79,7 @@ def _knowledge_base(home: Path) -> Iterator[KnowledgeBase]:
     try:
         yield kb
     finally:
+        kb.classifier.wait()  # a background retraining must finish before the store closes
         _close(kb.store)
 
 
@@ -191,6 +194,9 @@ def _register_search(subparsers: argparse._SubParsersAction) -> None:
                         help="override the configured matching mode")
     parser.add_argument("--all-stages", action="store_true",
                         help="search every stage even after one passes")
+    parser.add_argument("--labeled", type=Path, default=None, metavar="FILE",
+                        help="a labeled file (see data/README.md): suggestions say what a "
+                             "threshold change would cost on it")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run_search)
 
@@ -203,29 +209,43 @@ def run_search(args: argparse.Namespace) -> int:
         result = kb.search(args.question, settings, topic=args.topic,
                            client_filter=args.client_filter, mode=args.mode,
                            all_stages=args.all_stages)
+        cost = _labeled_cost(kb, args.labeled, settings, result) if args.labeled else None
     if args.json:
-        print_json(result.to_json())
+        print_json(result.to_json(cost))
         return 0
     rows = [
-        [rank, hit.item.qid, hit.stage.value, f"{hit.score:.3f}", f"{hit.vector_score:.3f}",
-         f"{hit.keyword_score:.2f}", "yes" if hit.passed else "no",
-         shorten(hit.matched_text, TEXT_WIDTH)]
+        [rank, hit.item.qid, hit.stage.value, f"{hit.score:.3f}",
+         "-" if hit.confidence is None else f"{hit.confidence:.2f}",
+         f"{hit.keyword_score:.2f}", hit.verdict or "no", shorten(hit.matched_text, TEXT_WIDTH)]
         for rank, hit in enumerate(result.candidates, start=1)
     ]
     if rows:
-        print_table(["rank", "qid", "stage", "score", "vector", "keyword", "passed", "matched"],
-                    rows)
+        print_table(["rank", "qid", "stage", "similarity", "confidence", "keyword", "passed",
+                     "matched"], rows)
     else:
         print("no candidates")
     if result.degraded:
         print(f"note: {result.degraded}")
     best = result.best
     if best:
-        print(f"best: {best.item.qid} ({best.stage.value}, score {best.score:.3f} >= "
-              f"threshold {best.threshold:g}, mode {result.mode})")
+        reason = {"exact": "a stored question asked verbatim",
+                  "confident": f"confidence {best.confidence or 0:.2f}",
+                  }.get(best.verdict, f"similarity {best.score:.3f} >= {best.threshold:g}")
+        print(f"best: {best.item.qid} ({best.stage.value}, {reason}, mode {result.mode})")
     else:
         print(f"no hit: no candidate reached its stage's threshold (mode {result.mode})")
+    for line in explain_lines(result, result.params, cost) if result.params else ():
+        print(f"  {line}")
     return 0
+
+
+def _labeled_cost(kb: KnowledgeBase, path: Path, settings: Settings,
+                  result: SearchResult) -> ThresholdCost:
+    """What a confidence-threshold change costs on the labeled file at ``path``."""
+    from knowledge.evaluation import load_conversations, record
+
+    recording = record(kb, load_conversations(path), settings, result.mode)
+    return labeled_cost(recording, result.params)
 
 
 # --- settings ---------------------------------------------------------------------------------

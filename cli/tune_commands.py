@@ -44,8 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _row(label: str, point: SweepPoint) -> str:
     s, p = point.summary, point.params
     return (f"{label:<12} {point.question_threshold:>9.3f} {point.passage_threshold:>8.3f} "
-            f"{p.keyword_weight:>7.2f} {p.answer_weight:>6.2f} {p.topic_boost:>6.2f} "
-            f"{p.unambiguous_threshold:>6.2f}/{p.unambiguous_margin:<4.2f} "
+            f"{p.keyword_weight:>7.2f} {p.topic_boost:>6.2f} "
+            f"{p.confidence_threshold:>10.2f} {p.none_similarity:>5.2f} "
             f"{s['overall']:>8.3f} {s['accuracy']:>8.3f} {s['wrong_rate']:>6.3f} "
             f"{s['no_hit_precision'] or 0:>7.3f} {s['no_hit_recall'] or 0:>7.3f}")
 
@@ -56,6 +56,7 @@ def run_tune(args: argparse.Namespace) -> int:
     settings = load_settings(repo)
     kb = open_knowledge_base()
     conversations = load_conversations(args.file)
+    kb.train_classifier()  # evaluate the classifier the turns would use
     turns = sum(len(c.turns) for c in conversations)
     with progress_bar("searching", " turns", total=turns) as advance:
         recording = record(kb, conversations, settings, on_progress=advance)
@@ -76,9 +77,9 @@ def run_tune(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(points)} settings tried on {current.summary['turns']} turns "
           f"of {args.file} with {kb.embeddings.model_id}\n")
-    print(f"{'':<12} {'question':>9} {'passage':>8} {'keyword':>7} {'answer':>6} {'topic':>6} "
-          f"{'unambiguous':>11} {'overall':>8} {'accuracy':>8} {'wrong':>6} {'nohit-P':>7} "
-          f"{'nohit-R':>7}")
+    print(f"{'':<12} {'question':>9} {'passage':>8} {'keyword':>7} {'topic':>6} "
+          f"{'confidence':>10} {'none':>5} {'overall':>8} {'accuracy':>8} {'wrong':>6} "
+          f"{'nohit-P':>7} {'nohit-R':>7}")
     for point in edge:
         print(_row("frontier", point))
     print()
@@ -109,8 +110,8 @@ def plot_tradeoff(points: list[SweepPoint], edge: list[SweepPoint], current: Swe
             "-o", ms=3, color="#0a6", label="best for each wrong-answer rate")
     for point, label, color in ((current, "current", "#c60"), (best, "recommended", "#06c")):
         ax.scatter([point.summary["wrong_rate"]], [point.summary["overall"]], s=90, color=color,
-                   zorder=5, label=f"{label}: threshold {point.question_threshold:g}, "
-                                   f"keyword weight {point.params.keyword_weight:g}")
+                   zorder=5, label=f"{label}: confidence {point.params.confidence_threshold:g}, "
+                                   f"none {point.params.none_similarity:g}")
     ax.set_xlabel("answered wrongly (share of all turns)")
     ax.set_ylabel("handled right (share of all turns)")
     ax.set_title("Matching thresholds: right answers against wrong answers")

@@ -33,16 +33,20 @@ OWN_ATTRIBUTES = ("qnabot_qid", "qnabot_gotanswer", "qnabotcontext", "topic", "a
 
 
 def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """Cut ``text`` into pieces of at most ``limit`` characters, at spaces where possible.
+    """Cut ``text`` into pieces of at most ``limit`` characters: after a sentence where
+    possible, else at a space.
 
     >>> split_message("one two three", 8)
     ['one two', 'three']
+    >>> split_message("One two. Three four five.", 20)
+    ['One two.', 'Three four five.']
     """
     text = text.strip()
     pieces = []
     while len(text) > limit:
-        cut = text.rfind(" ", 0, limit + 1)
-        cut = cut if cut > limit // 2 else limit
+        sentence_end = max(text.rfind(mark, 0, limit + 1) for mark in (". ", "! ", "? "))
+        cut = sentence_end + 1 if sentence_end > limit // 4 else text.rfind(" ", 0, limit + 1)
+        cut = cut if cut > limit // 4 else limit
         pieces.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     if text:

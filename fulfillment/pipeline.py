@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fulfillment import guardrails, query_rewrite, render
+from fulfillment.extractive import extract
 from fulfillment.hooks import HookError, HookInvoker, apply_hook_reply, hook_decision, hook_payload
 from fulfillment.llm.base import (
     LLM,
@@ -369,10 +370,15 @@ class TextPassageStage:
         top = hits[0]
         state.item = top.item
         state.debug.scores["text"] = top.score
+        # Without an LLM (or when it fails): the sentences that answer, not the whole passage.
+        excerpt = extract(state.query or state.request.transcript, top.item.passage,
+                          getattr(state.services.kb, "embeddings", None),
+                          voice=state.request.channel == "voice")
+        text = excerpt.text if excerpt is not None else top.item.passage
         fallback = replace(
             item_answer(top.item, "text", top.score),
-            text=top.item.passage,
-            markdown=render.passage_markdown(top.item.passage, top.item.ref_markdown),
+            text=text,
+            markdown=render.passage_markdown(text, top.item.ref_markdown),
             citations=tuple(_ref_citation(h.item) for h in hits[:1] if _ref_citation(h.item)),
         )
         citations = [_ref_citation(h.item) or Citation(_title(h.item)) for h in hits]

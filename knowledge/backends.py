@@ -26,6 +26,7 @@ import os
 from functools import cache
 from pathlib import Path
 
+from knowledge.classifier import ClassifierRepo
 from knowledge.embeddings.base import Embeddings
 from knowledge.home import qnabot_home
 from knowledge.knowledge_base import KnowledgeBase
@@ -120,4 +121,14 @@ def open_knowledge_base(home: Path | None = None) -> KnowledgeBase:
     home = home or qnabot_home()
     cache = SqliteEmbeddingCache(home / "embeddings.sqlite")
     embeddings = CachedEmbeddings(open_embeddings(), cache)
-    return KnowledgeBase(open_store(home), embeddings)
+    return KnowledgeBase(open_store(home), embeddings, open_classifier_repo(home))
+
+
+def open_classifier_repo(home: Path | None = None) -> ClassifierRepo:
+    """Where the knowledge base's classifier is kept: a file next to the embedded store
+    (it records its embeddings model); in memory with OpenSearch (retrained by each process)."""
+    from knowledge.classifier import FileClassifierRepo, MemoryClassifierRepo
+
+    if _env("QNABOT_STORE", "embedded").lower() != "embedded":
+        return MemoryClassifierRepo()
+    return FileClassifierRepo((home or qnabot_home()) / "classifier.npz")

@@ -34,21 +34,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
+from knowledge.classifier import ItemClassifier
 from knowledge.followups import needs_context
 from knowledge.items import Item
 from knowledge.knowledge_base import KnowledgeBase
-from knowledge.matching import (
-    Hit,
-    MatchMode,
-    MatchParams,
-    answer_evidence,
-    content_words,
-    fuse,
-    item_text,
-    keyword_coverage,
-    normalized,
-    score_stage,
-)
+from knowledge.matching import Hit, MatchMode, MatchParams, decide
 from knowledge.settings import Settings
 from knowledge.store import FieldMatch, SearchField
 
@@ -159,15 +151,14 @@ def load_conversations(path: Path) -> list[Conversation]:
 
 @dataclass
 class Evidence:
-    """What the store returned for one query: candidates per stage, and the answers closest
-    to the query vector (the question stage's answer evidence; None without a vector)."""
+    """What the store returned for one query: candidates per stage, and the query vector
+    (None in keyword mode)."""
 
     stages: dict[SearchField, list[FieldMatch]]
-    answers: list[FieldMatch] | None
+    vector: np.ndarray | None = None
 
     def qids(self) -> set[str]:
-        found = {m.qid for matches in self.stages.values() for m in matches}
-        return found | {m.qid for m in self.answers or ()}
+        return {m.qid for matches in self.stages.values() for m in matches}
 
 
 @dataclass
@@ -187,11 +178,13 @@ class RecordedTurn:
 
 @dataclass
 class Recording:
-    """Evidence for every turn, and the items it mentions."""
+    """Evidence for every turn, the items it mentions, and the classifier of the knowledge
+    base when it was recorded (None: untrained)."""
 
     mode: MatchMode
     conversations: list[list[RecordedTurn]]
     items: dict[str, Item]
+    classifier: ItemClassifier | None = None
 
 
 ALL_STAGES = (SearchField.QUESTIONS, SearchField.ANSWERS, SearchField.PASSAGES)
@@ -208,6 +201,7 @@ def record(kb: KnowledgeBase, conversations: Sequence[Conversation], settings: S
     another embeddings model, as a search would.
     """
     kb.check_index()
+    kb.wait_for_classifier()  # evaluate the model turns will use once training is done
     params = MatchParams.from_settings(settings, mode)
     queries: list[tuple[str, str]] = []  # (question, contextual query or "")
     for conversation in conversations:
@@ -225,7 +219,7 @@ def record(kb: KnowledgeBase, conversations: Sequence[Conversation], settings: S
         vector = vectors.get(text)
         return Evidence(
             {stage: kb.matcher.retrieve(stage, text, vector, params) for stage in ALL_STAGES},
-            kb.matcher.retrieve_answers(vector, params) if vector is not None else None)
+            vector)
 
     recorded, qids, position = [], set(), 0
     for conversation in conversations:
@@ -242,7 +236,7 @@ def record(kb: KnowledgeBase, conversations: Sequence[Conversation], settings: S
             if on_progress is not None:
                 on_progress(1)
         recorded.append(turns)
-    return Recording(mode, recorded, kb.store.get_many(sorted(qids)))
+    return Recording(mode, recorded, kb.store.get_many(sorted(qids)), kb.classifier.current())
 
 
 @dataclass
@@ -284,17 +278,12 @@ _STAGE_SOURCE = {SearchField.QUESTIONS: "qna", SearchField.ANSWERS: "qna",
                  SearchField.PASSAGES: "text"}
 
 
-def _decide(query: str, evidence: Evidence, items: dict[str, Item], params: MatchParams,
+def _decide(query: str, evidence: Evidence, recording: Recording, params: MatchParams,
             topic: str) -> tuple[list[Hit], Hit | None]:
     """The cascade over recorded evidence: all ranked hits, and the answer if any."""
-    ranked, best = [], None
-    answers = answer_evidence(evidence.answers) if evidence.answers is not None else None
-    for stage in params.stages:
-        hits = score_stage(stage, query, evidence.stages[stage], items, params, topic, answers)
-        ranked.extend(hits)
-        if best is None and hits and hits[0].passed:
-            best = hits[0]
-    return ranked, best
+    ranked = decide(query, evidence.vector, evidence.stages, recording.items, params, topic,
+                    recording.classifier)
+    return ranked, next((hit for hit in ranked if hit.passed), None)
 
 
 def replay(recording: Recording, params: MatchParams) -> list[TurnOutcome]:
@@ -304,11 +293,11 @@ def replay(recording: Recording, params: MatchParams) -> list[TurnOutcome]:
     for turns in recording.conversations:
         topic = ""
         for recorded in turns:
-            ranked, best = _decide(recorded.turn.question, recorded.matches, recording.items,
+            ranked, best = _decide(recorded.turn.question, recorded.matches, recording,
                                    params, topic)
             if best is None and recorded.contextual is not None:
                 contextual_ranked, best = _decide(recorded.contextual_query, recorded.contextual,
-                                                  recording.items, params, topic)
+                                                  recording, params, topic)
                 if best is not None:
                     ranked = contextual_ranked
             topic = best.item.topic if best else ""
@@ -322,93 +311,6 @@ def replay(recording: Recording, params: MatchParams) -> list[TurnOutcome]:
                 score=best.score if best else None,
                 ranked_qids=list(dict.fromkeys(h.item.qid for h in ranked)),
             ))
-    return outcomes
-
-
-# --- fast decisions for sweeps --------------------------------------------------------------
-# A sweep replays the same evidence thousands of times and needs only each turn's answer, not
-# the ranking. The evidence a score is made of (cosine, keyword coverage, topic) does not depend
-# on the parameters, so it is computed once per turn; each replay then only adds and compares.
-# ``decide_fast`` must agree with ``replay`` (tests check it on the development set).
-
-_Candidate = tuple[str, float, float, float, str, bool]  # qid, vector, answer, coverage,
-#                                                          topic, asked verbatim
-
-
-def _compact(query: str, evidence: Evidence,
-             items: dict[str, Item]) -> dict[SearchField, tuple[int, bool, list[_Candidate]]]:
-    words = content_words(query)
-    asked = normalized(query)
-    answer_scores, floor = (answer_evidence(evidence.answers) if evidence.answers is not None
-                            else ({}, 0.0))
-    return {
-        stage: (len(words), evidence.answers is not None and stage == SearchField.QUESTIONS,
-                [(m.qid, m.vector_score, answer_scores.get(m.qid, floor),
-                  keyword_coverage(words, item_text(items[m.qid])), items[m.qid].topic,
-                  stage == SearchField.QUESTIONS
-                  and any(normalized(q) == asked for q in items[m.qid].questions))
-                 for m in found if m.qid in items])
-        for stage, found in evidence.stages.items()
-    }
-
-
-def _top(evidence: dict[SearchField, tuple[int, bool, list[_Candidate]]], params: MatchParams,
-         topic: str) -> tuple[str, SearchField, float] | None:
-    for stage in params.stages:
-        n_words, has_answers, candidates = evidence[stage]
-        use_answers = has_answers and params.uses_answers
-        best: tuple[bool, float, str, float] | None = None  # (not exact, -score, qid, boost)
-        raw = []  # every candidate's score without the topic boost
-        for qid, vector_score, answer_score, coverage, item_topic, exact in candidates:
-            boost = params.topic_boost if topic and item_topic == topic else 0.0
-            score = fuse(vector_score, answer_score if use_answers else 0.0, coverage, boost,
-                         params)
-            raw.append((score - boost, qid))
-            key = (not exact, -score, qid, boost)
-            if best is None or key[:3] < best[:3]:
-                best = key
-        if best is None:
-            continue
-        others = [value for value, qid in raw if qid != best[2]]
-        lead = (-best[1] - best[3]) - max(others) if others else None
-        if params.verdict(-best[1], lead, params.threshold(stage, n_words), not best[0]):
-            return best[2], stage, -best[1]
-    return None
-
-
-@dataclass
-class CompactRecording:
-    """A recording reduced to the numbers a sweep needs."""
-
-    mode: MatchMode
-    conversations: list[list[tuple[Expected, str, dict, dict | None]]]
-    topics: dict[str, str]
-
-    @classmethod
-    def of(cls, recording: Recording) -> CompactRecording:
-        return cls(recording.mode, [
-            [(r.turn.expected, r.conversation.category,
-              _compact(r.turn.question, r.matches, recording.items),
-              _compact(r.contextual_query, r.contextual, recording.items)
-              if r.contextual is not None else None) for r in turns]
-            for turns in recording.conversations
-        ], {qid: item.topic for qid, item in recording.items.items()})
-
-
-def decide_fast(compact: CompactRecording, params: MatchParams) -> list[TurnOutcome]:
-    """Each turn's answer under ``params`` (no ranking, so ``mrr`` is not meaningful)."""
-    params = replace(params, mode=compact.mode) if compact.mode == "keywords" else params
-    outcomes = []
-    for turns in compact.conversations:
-        topic = ""
-        for expected, category, evidence, contextual in turns:
-            decision = _top(evidence, params, topic)
-            if decision is None and contextual is not None:
-                decision = _top(contextual, params, topic)
-            qid, stage, score = decision if decision else (None, None, None)
-            topic = compact.topics.get(qid, "") if qid else ""
-            outcomes.append(TurnOutcome("", category, "", expected, qid,
-                                        _STAGE_SOURCE[stage] if stage else "no_hits", score))
     return outcomes
 
 

@@ -15,9 +15,17 @@ from itertools import islice
 
 import numpy as np
 
+from knowledge.classifier import (
+    ClassifierRepo,
+    ClassifierService,
+    ItemClassifier,
+    MemoryClassifierRepo,
+    TrainingSet,
+)
 from knowledge.embeddings.base import Embeddings, InputType
 from knowledge.items import Item
 from knowledge.matching import Matcher, MatchMode, SearchResult
+from knowledge.sentences import split_sentences
 from knowledge.settings import Settings
 from knowledge.store import DimensionMismatchError, IndexInfo, Store, StoredItem
 
@@ -26,6 +34,9 @@ BATCH_SIZE = 256
 #: Vectors kept in memory during one import, so a text repeated across batches is embedded
 #: (or looked up in the embeddings cache) once: 16 MB, 10,000 vectors of 384 dimensions.
 MEMO_BYTES = 16 * 2**20
+#: Up to this many items the classifier retrains before ``put_items`` returns (milliseconds);
+#: above, on a background thread.
+INLINE_TRAINING_ITEMS = 100
 
 
 def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -53,10 +64,14 @@ class _Memo:
 class KnowledgeBase:
     """Items, their vectors, and matching, over one store and one embeddings model."""
 
-    def __init__(self, store: Store, embeddings: Embeddings):
+    def __init__(self, store: Store, embeddings: Embeddings,
+                 classifier_repo: ClassifierRepo | None = None):
         self.store = store
         self.embeddings = embeddings
-        self.matcher = Matcher(store, embeddings)
+        self.classifier = ClassifierService(classifier_repo or MemoryClassifierRepo(),
+                                            self.training_set,
+                                            lambda: self.embeddings.model_id)
+        self.matcher = Matcher(store, embeddings, self.classifier.current)
 
     @property
     def index(self) -> IndexInfo:
@@ -137,7 +152,45 @@ class KnowledgeBase:
                 if on_stored:
                     on_stored(len(batch))
 
-        return self.store.put(stored_items(), replace_all=replace_all, index=self.index)
+        written = self.store.put(stored_items(), replace_all=replace_all, index=self.index)
+        self.refresh_classifier()
+        return written
+
+    def refresh_classifier(self) -> None:
+        """Retrain the classifier after the items changed: at once for a small knowledge
+        base, else on a background thread, where turns keep the previous model meanwhile
+        (items it has not seen compete with their cosine) and edits in quick succession
+        share one training."""
+        if self.store.count() <= INLINE_TRAINING_ITEMS:
+            self.classifier.run_once()
+        else:
+            self.classifier.retrain_soon()
+
+    def wait_for_classifier(self, timeout: float | None = None) -> None:
+        """Block until a retraining in progress is saved (CLI commands, evaluation, tests)."""
+        self.classifier.wait(timeout)
+
+    def train_classifier(self) -> ItemClassifier | None:
+        """Train (or confirm current) the classifier now; None for an empty knowledge base."""
+        return self.classifier.retrain()
+
+    def training_set(self) -> TrainingSet | None:
+        """The classifier's examples: each QnA item's questions and answer; each passage and
+        its sentences. Vectors come through the embeddings cache, so this re-embeds nothing
+        an import already embedded (except passage sentences, once)."""
+        rows = []
+        for batch in batched(self.store.iter_items(), BATCH_SIZE):
+            for stored in self.embed_items(batch):
+                item = stored.item
+                if item.kind == "qna" and item.questions:
+                    rows.append((item.qid, stored.question_vectors, stored.answer_vector))
+                elif item.kind == "text":
+                    sentences = [s for s in split_sentences(item.passage) if len(s) > 20]
+                    vectors = [stored.answer_vector[None, :]]
+                    if len(sentences) > 1:
+                        vectors.append(np.asarray(self.embeddings.embed(sentences, "q")))
+                    rows.append((item.qid, np.concatenate(vectors), None))
+        return TrainingSet.of(rows) if rows else None
 
     def reindex(self, on_stored: Callable[[int], None] | None = None) -> int:
         """Re-embed every item with the configured model (after switching models)."""

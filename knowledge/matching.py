@@ -1,26 +1,27 @@
-"""Hybrid matching: QnABot's cascade over a :class:`~knowledge.store.Store`.
+"""Matching: QnABot's cascade over a :class:`~knowledge.store.Store`, decided by a classifier.
 
 A question is matched in stages, as QnABot does: against item questions; if nothing passes and
 ``ES_SCORE_ANSWER_FIELD`` is on, against answers; then, with ``ES_SCORE_TEXT_ITEM_PASSAGES``,
-against text passages. A stage yields a hit only when its best score reaches the stage's
-threshold, so an off-topic question gets no hit rather than a wrong answer. Two exceptions:
-a stored question asked verbatim always gets its item; and a stage's top candidate below the
-threshold still passes when it is *unambiguous*: it reaches ``MATCH_UNAMBIGUOUS_THRESHOLD``
-and beats the runner-up by ``MATCH_UNAMBIGUOUS_MARGIN`` (a sparse knowledge base has clear
-low-scoring matches; a dense one has near-miss items that only a high score separates).
+against text passages. The store finds each stage's candidates; all of them compete in one
+softmax, the *confidence* (see :mod:`knowledge.classifier`), whose logit for a candidate is
 
-Each candidate's score fuses the evidence (see :func:`fuse`):
+    scale x (classifier similarity + HYBRID_KEYWORD_WEIGHT x keyword coverage + TOPIC_BOOST)
 
-* ``vector_score``: cosine similarity of the embeddings (paraphrases match);
-* ``answer_score``: in the question stage, the cosine between the question and the item's
-  answer, weighted by ``ANSWER_SCORE_WEIGHT`` (an answer says much about what an item is for);
-* ``keyword_score``: the share of the question's content words found in the item's text
-  (questions and answer, or the passage), weighted by ``HYBRID_KEYWORD_WEIGHT``, so "next
-  stop" and "previous stop" are told apart;
+next to a "none of these" option at ``CLASSIFIER_NONE_SIMILARITY``. The classifier similarity
+is the per-knowledge-base classifier's score (or the plain cosine before one is trained, or
+for items it has not seen yet); keyword coverage is the share of the question's content words
+found in the item (so "next stop" and "previous stop" are told apart); the topic boost goes to
+items of the session topic (so "How much does it cost?" after a ferry question answers about
+the ferry).
 
-plus ``TOPIC_BOOST`` for items of the session topic, so a follow-up such as "who made it?"
-picks the item of the current topic. The keyword score is computed here, not by the store, so
-the embedded and OpenSearch backends rank identically; the store's BM25 only finds candidates.
+The classifier decides *which* candidate of a stage is on top; the thresholds decide *whether*
+it answers. It answers when it is a stored question asked verbatim (``exact``), when its
+similarity reaches the stage's QnABot threshold (``similarity``: ``EMBEDDINGS_SCORE_THRESHOLD``,
+``EMBEDDINGS_SCORE_ANSWER_THRESHOLD``, ``EMBEDDINGS_TEXT_PASSAGE_SCORE_THRESHOLD``, cosines in
+0..1 as in QnABot), or when its confidence reaches ``CLASSIFIER_CONFIDENCE_THRESHOLD``
+(``confident``). So an off-topic question gets no hit rather than a wrong answer. The keyword
+score is computed here, not by the store, so the embedded and OpenSearch backends rank
+identically; the store's BM25 only finds candidates.
 
 With embeddings off or failing, matching runs on keywords alone, and a candidate passes when
 it covers enough of the question's words (QnABot's ``ES_MINIMUM_SHOULD_MATCH``).
@@ -35,10 +36,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Literal
 
+import numpy as np
+
+from knowledge.classifier import ItemClassifier, softmax
 from knowledge.embeddings.base import Embeddings, EmbeddingsError
 from knowledge.followups import needs_context
 from knowledge.items import SEARCHABLE_KINDS, Item
@@ -81,6 +86,7 @@ def keyword_coverage(query_words: frozenset[str], text: str) -> float:
     return len(query_words & content_words(text)) / len(query_words)
 
 
+@lru_cache(maxsize=65536)
 def normalized(text: str) -> str:
     """Lower-cased words only, for comparing a question with a stored one verbatim."""
     return " ".join(_WORD.findall(text.lower()))
@@ -89,6 +95,19 @@ def normalized(text: str) -> str:
 def item_text(item: Item) -> str:
     """All the text keyword evidence is taken from: an item's questions and answer (or passage)."""
     return " ".join((*item.questions, item.answer))
+
+
+@lru_cache(maxsize=65536)
+def _item_words(qid: str, questions: tuple[str, ...], answer: str) -> frozenset[str]:
+    return content_words(" ".join((*questions, answer)))
+
+
+def item_coverage(query_words: frozenset[str], item: Item) -> float:
+    """Share of ``query_words`` found in the item's questions and answer (or passage)."""
+    if not query_words:
+        return 0.0
+    return len(query_words & _item_words(item.qid, tuple(item.questions), item.answer)) / len(
+        query_words)
 
 
 def minimum_should_match(spec: str, n_terms: int) -> float:
@@ -109,7 +128,13 @@ def minimum_should_match(spec: str, n_terms: int) -> float:
 
 @dataclass(frozen=True)
 class Hit:
-    """One ranked candidate with the evidence behind its score."""
+    """One ranked candidate with the evidence behind its verdict.
+
+    ``score`` is what the stage's threshold is compared with: the cosine similarity (0..1) in
+    the embeddings modes, the keyword coverage plus topic boost in keyword mode.
+    ``confidence`` is the candidate's share of the softmax over every candidate of the turn
+    (None in keyword mode).
+    """
 
     item: Item
     stage: SearchField
@@ -119,14 +144,28 @@ class Hit:
     topic_boost: float
     matched_text: str
     threshold: float
-    answer_score: float = 0.0
+    confidence: float | None = None
+    classifier_score: float | None = None  # the classifier's similarity (None: not trained)
     exact: bool = False  # the question is one of the item's questions, verbatim
-    verdict: str = ""  # why it passed: "exact", "threshold", "unambiguous"; "" = it did not
+    verdict: str = ""  # why it passed: "exact", "similarity", "confident", "keywords"; "" = not
 
     @property
     def passed(self) -> bool:
         """True when this candidate may answer the question."""
         return bool(self.verdict)
+
+    @property
+    def evidence(self) -> dict[str, float]:
+        """The named numbers behind the verdict (C5: rendered generically by the designer)."""
+        evidence = {"cosine": round(self.vector_score, 4),
+                    "keywords": round(self.keyword_score, 4)}
+        if self.classifier_score is not None:
+            evidence["classifier"] = round(self.classifier_score, 4)
+        if self.confidence is not None:
+            evidence["confidence"] = round(self.confidence, 4)
+        if self.topic_boost:
+            evidence["topic"] = round(self.topic_boost, 4)
+        return evidence
 
     def to_json(self) -> dict:
         """The hit as plain JSON (for ``qnabot search --json`` and the designer's TEST tab)."""
@@ -136,15 +175,16 @@ class Hit:
             "stage": self.stage.value,
             "score": round(self.score, 4),
             "vector_score": round(self.vector_score, 4),
-            "answer_score": round(self.answer_score, 4),
             "keyword_score": round(self.keyword_score, 4),
             "topic_boost": round(self.topic_boost, 4),
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "threshold": self.threshold,
             "passed": self.passed,
             "verdict": self.verdict,
             "exact": self.exact,
             "matched": self.matched_text,
             "topic": self.item.topic,
+            "evidence": self.evidence,
         }
 
 
@@ -158,26 +198,38 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     degraded: str = ""  # why matching fell back to keywords, if it did
     context_used: bool = False  # matched as a follow-up, with the previous question
+    classifier: str = ""  # "trained" when the knowledge base's classifier scored the turn
+    params: MatchParams | None = None  # what decided it (for explanations)
 
     @property
     def best(self) -> Hit | None:
         """The first stage's best passing candidate, in cascade order."""
         return next((hit for hit in self.candidates if hit.passed), None)
 
-    def to_json(self) -> dict:
+    def to_json(self, cost: ThresholdCost | None = None) -> dict:
+        """The result as plain JSON; each candidate with ``explain`` and ``suggestions``
+        (``cost`` prices a threshold change on a labeled set, see :mod:`knowledge.explain`)."""
+        from knowledge.explain import explain
+
         best = self.best
+        candidates = [hit.to_json() for hit in self.candidates]
+        if self.params is not None:
+            for entry, note in zip(candidates, explain(self, self.params, cost), strict=True):
+                entry["explain"], entry["suggestions"] = note.explain, note.suggestions
+        best_json = candidates[self.candidates.index(best)] if best else None
         return {
             "query": self.query,
             "mode": self.mode,
-            "best": best.to_json() if best else None,
-            "candidates": [hit.to_json() for hit in self.candidates],
+            "best": best_json,
+            "candidates": candidates,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "degraded": self.degraded,
             "context_used": self.context_used,
+            "classifier": self.classifier or "untrained",
         }
 
 
-_STAGE_THRESHOLD = {
+STAGE_THRESHOLD_SETTING = {
     SearchField.QUESTIONS: "EMBEDDINGS_SCORE_THRESHOLD",
     SearchField.ANSWERS: "EMBEDDINGS_SCORE_ANSWER_THRESHOLD",
     SearchField.PASSAGES: "EMBEDDINGS_TEXT_PASSAGE_SCORE_THRESHOLD",
@@ -192,10 +244,10 @@ class MatchParams:
     mode: MatchMode
     thresholds: tuple[tuple[SearchField, float], ...]
     keyword_weight: float
-    answer_weight: float
     topic_boost: float
-    unambiguous_threshold: float
-    unambiguous_margin: float
+    confidence_threshold: float
+    none_similarity: float
+    use_classifier: bool
     minimum_should_match: str
     stages: tuple[SearchField, ...]
     candidates: int
@@ -209,12 +261,13 @@ class MatchParams:
             stages.append(SearchField.PASSAGES)
         return cls(
             mode=mode or ("hybrid" if settings.get("EMBEDDINGS_ENABLE") else "keywords"),
-            thresholds=tuple((f, settings.get(name)) for f, name in _STAGE_THRESHOLD.items()),
+            thresholds=tuple((f, settings.get(name))
+                             for f, name in STAGE_THRESHOLD_SETTING.items()),
             keyword_weight=settings.get("HYBRID_KEYWORD_WEIGHT"),
-            answer_weight=settings.get("ANSWER_SCORE_WEIGHT"),
-            unambiguous_threshold=settings.get("MATCH_UNAMBIGUOUS_THRESHOLD"),
-            unambiguous_margin=settings.get("MATCH_UNAMBIGUOUS_MARGIN"),
             topic_boost=settings.get("TOPIC_BOOST"),
+            confidence_threshold=settings.get("CLASSIFIER_CONFIDENCE_THRESHOLD"),
+            none_similarity=settings.get("CLASSIFIER_NONE_SIMILARITY"),
+            use_classifier=settings.get("CLASSIFIER_ENABLE"),
             minimum_should_match=settings.get("ES_MINIMUM_SHOULD_MATCH"),
             stages=tuple(stages),
             candidates=settings.get("MATCH_CANDIDATES"),
@@ -226,92 +279,101 @@ class MatchParams:
             return minimum_should_match(self.minimum_should_match, query_word_count)
         return dict(self.thresholds)[stage]
 
-    def verdict(self, score: float, lead: float | None, threshold: float, exact: bool) -> str:
-        """Why the top candidate of a stage may answer ("" when it may not).
 
-        ``lead`` is how far its evidence, without the topic boost, is ahead of the best other
-        candidate's (None when there is no other): the topic breaks ties between follow-ups,
-        it must not make a clear change of subject look ambiguous.
-        """
-        if exact:
-            return "exact"
-        if score >= threshold:
-            return "threshold"
-        if (self.mode != "keywords" and score >= self.unambiguous_threshold
-                and (lead is None or lead >= self.unambiguous_margin)):
-            return "unambiguous"
-        return ""
-
-    @property
-    def uses_answers(self) -> bool:
-        """True when the question stage also weighs answer similarity."""
-        return self.mode != "keywords" and self.answer_weight > 0
+@dataclass
+class _Candidate:
+    stage: SearchField
+    match: FieldMatch
+    item: Item
+    coverage: float
+    boost: float
+    exact: bool
+    similarity: float = 0.0  # the classifier's (or the cosine) similarity
+    logit: float = 0.0
+    confidence: float | None = None
 
 
-def fuse(vector_score: float, answer_score: float, keyword_score: float, topic_boost: float,
-         params: MatchParams) -> float:
-    """The score a candidate is ranked and thresholded by."""
-    if params.mode == "keywords":
-        return keyword_score + topic_boost
-    score = vector_score + params.answer_weight * answer_score + topic_boost
-    if params.mode == "hybrid":
-        score += params.keyword_weight * keyword_score
-    return score
+def decide(query: str, vector: np.ndarray | None, stages: dict[SearchField, list[FieldMatch]],
+           items: dict[str, Item], params: MatchParams, topic: str = "",
+           classifier: ItemClassifier | None = None) -> list[Hit]:
+    """Rank every stage's candidates and say which may answer, in cascade order.
 
-
-def answer_evidence(matches: list[FieldMatch]) -> tuple[dict[str, float], float]:
-    """Answer cosines by qid from a vector-only ANSWERS search, and the score to assume for
-    items it did not return (the lowest it did: theirs can be no higher)."""
-    scores = {m.qid: m.vector_score for m in matches}
-    return scores, min(scores.values(), default=0.0)
-
-
-def score_stage(stage: SearchField, query: str, matches: list[FieldMatch],
-                items: dict[str, Item], params: MatchParams, topic: str = "",
-                answers: tuple[dict[str, float], float] | None = None) -> list[Hit]:
-    """Rank one stage's candidates (fuse their evidence, add the topic boost, sort) and say
-    which may answer.
-
-    ``answers`` is :func:`answer_evidence` for the question stage. Pure, so evaluation can
-    replay stored candidates under other parameters.
+    Pure (no store, no model call), so evaluation replays recorded candidates under other
+    parameters with the very code a turn runs.
     """
     words = content_words(query)
     asked = normalized(query)
-    threshold = params.threshold(stage, len(words))
-    answer_scores, answer_floor = answers or ({}, 0.0)
-    use_answers = answers is not None and stage == SearchField.QUESTIONS and params.uses_answers
-    scored = []
-    for match in matches:
-        item = items.get(match.qid)
-        if item is None:  # deleted between search and fetch
-            continue
-        coverage = keyword_coverage(words, item_text(item))
-        answer = answer_scores.get(match.qid, answer_floor) if use_answers else 0.0
-        boost = params.topic_boost if topic and item.topic == topic else 0.0
-        score = fuse(match.vector_score, answer, coverage, boost, params)
-        exact = stage == SearchField.QUESTIONS and any(normalized(q) == asked
-                                                       for q in item.questions)
-        scored.append((match, item, score, coverage, answer, boost, exact))
-    scored.sort(key=lambda s: (not s[6], -s[2], s[1].qid))
-    hits = []
-    for rank, (match, item, score, coverage, answer, boost, exact) in enumerate(scored):
-        if rank == 0:
-            others = [s[2] - s[5] for s in scored[1:]]
-            lead = (score - boost) - max(others) if others else None
-            verdict = params.verdict(score, lead, threshold, exact)
+    found: list[_Candidate] = []
+    for stage in params.stages:
+        for match in stages.get(stage, ()):
+            item = items.get(match.qid)
+            if item is None:  # deleted between search and fetch
+                continue
+            found.append(_Candidate(
+                stage, match, item, item_coverage(words, item),
+                params.topic_boost if topic and item.topic == topic else 0.0,
+                stage == SearchField.QUESTIONS and any(normalized(q) == asked
+                                                       for q in item.questions)))
+    scale = classifier.scale if classifier is not None else _SCALE
+    trained = classifier is not None and params.use_classifier and vector is not None
+    if params.mode != "keywords" and found:
+        qids = list(dict.fromkeys(c.item.qid for c in found))
+        best_cosine: dict[str, float] = {}
+        for c in found:
+            best_cosine[c.item.qid] = max(best_cosine.get(c.item.qid, -1.0), c.match.vector_score)
+        cosines = [best_cosine[q] for q in qids]
+        similarity = (classifier.logits(vector, qids, cosines) / scale if trained
+                      else np.asarray(cosines, dtype=np.float32))
+        by_qid = dict(zip(qids, similarity.tolist(), strict=True))
+        for c in found:
+            c.similarity = by_qid[c.item.qid]
+            keyword = params.keyword_weight * c.coverage if params.mode == "hybrid" else 0.0
+            c.logit = scale * (c.similarity + keyword + c.boost)
+        per_item = {c.item.qid: c.logit for c in found}
+        probabilities = softmax(np.asarray([*per_item.values(),
+                                            scale * params.none_similarity]))
+        share = dict(zip(per_item, probabilities.tolist(), strict=False))
+        for c in found:
+            c.confidence = share[c.item.qid]
+    hits: list[Hit] = []
+    for stage in params.stages:
+        ranked = [c for c in found if c.stage == stage]
+        if params.mode == "keywords":
+            ranked.sort(key=lambda c: (not c.exact, -(c.coverage + c.boost), c.item.qid))
         else:
-            verdict = "exact" if exact else "threshold" if score >= threshold else ""
-        hits.append(Hit(item, stage, score, match.vector_score, coverage, boost,
-                        match.matched_text, threshold, answer, exact, verdict))
+            ranked.sort(key=lambda c: (not c.exact, -c.logit, c.item.qid))
+        threshold = params.threshold(stage, len(words))
+        for rank, c in enumerate(ranked):
+            score = (c.coverage + c.boost if params.mode == "keywords"
+                     else c.match.vector_score)
+            verdict = ("" if rank > 0 and not c.exact  # only the top candidate may answer
+                       else "exact" if c.exact
+                       else "keywords" if params.mode == "keywords" and score >= threshold
+                       else "similarity" if params.mode != "keywords" and score >= threshold
+                       else "confident" if c.confidence is not None
+                       and c.confidence >= params.confidence_threshold
+                       else "")
+            hits.append(Hit(c.item, stage, score, c.match.vector_score, c.coverage, c.boost,
+                            c.match.matched_text, threshold, c.confidence,
+                            c.similarity if trained else None, c.exact, verdict))
     return hits
 
 
-class Matcher:
-    """Runs the matching cascade for one store and one embeddings model."""
+#: The logit scale when no classifier is trained (the classifier's own otherwise).
+_SCALE = 20.0
 
-    def __init__(self, store: Store, embeddings: Embeddings | None):
+ClassifierSource = Callable[[], ItemClassifier | None]
+ThresholdCost = Callable[[float], tuple[int, int, int]]
+
+
+class Matcher:
+    """Runs the matching cascade for one store, one embeddings model and its classifier."""
+
+    def __init__(self, store: Store, embeddings: Embeddings | None,
+                 classifier: ClassifierSource | None = None):
         self.store = store
         self.embeddings = embeddings
+        self.classifier = classifier or (lambda: None)
 
     def search(self, query: str, settings: Settings, *, topic: str = "", context: str = "",
                client_filter: str | None = None, mode: MatchMode | None = None,
@@ -322,7 +384,8 @@ class Matcher:
         conversation: when nothing passes and ``query`` reads as a follow-up
         (:func:`knowledge.followups.needs_context`), the cascade runs once more on
         "context query". ``mode`` overrides the configured one (for evaluation);
-        ``all_stages`` keeps searching after a stage passes (for the designer's TEST tab).
+        ``all_stages`` keeps every stage's candidates after a stage passes (for the
+        designer's TEST tab).
         """
         params = MatchParams.from_settings(settings, mode)
         result = SearchResult(query=query, mode=params.mode)
@@ -340,36 +403,45 @@ class Matcher:
                 return contextual
         return result
 
+    def embed_query(self, query: str, params: MatchParams,
+                    result: SearchResult) -> tuple[np.ndarray | None, MatchParams]:
+        """The query vector, or None with keyword params when embeddings are off or fail."""
+        if params.mode == "keywords":
+            return None, params
+        started = time.perf_counter()
+        try:
+            if self.embeddings is None:
+                raise EmbeddingsError("no embeddings model is configured")
+            vector = self.embeddings.embed([query], "q")[0]
+        except EmbeddingsError as exc:
+            result.mode = "keywords"
+            result.degraded = f"embeddings failed, matched on keywords: {exc}"
+            vector, params = None, replace(params, mode="keywords")
+        result.timings_ms["embed"] = (time.perf_counter() - started) * 1000
+        return vector, params
+
     def _cascade(self, result: SearchResult, query: str, params: MatchParams, topic: str,
                  client_filter: str | None, all_stages: bool) -> MatchParams:
-        """Fill ``result`` stage by stage; returns the params actually used (mode may drop
-        to keywords when embeddings fail)."""
-        vector = None
-        if params.mode != "keywords":
-            started = time.perf_counter()
-            try:
-                if self.embeddings is None:
-                    raise EmbeddingsError("no embeddings model is configured")
-                vector = self.embeddings.embed([query], "q")[0]
-            except EmbeddingsError as exc:
-                params = replace(params, mode="keywords")
-                result.mode = "keywords"
-                result.degraded = f"embeddings failed, matched on keywords: {exc}"
-            result.timings_ms["embed"] = (time.perf_counter() - started) * 1000
-
-        for stage in params.stages:
-            started = time.perf_counter()
-            matches = self.retrieve(stage, query, vector, params, client_filter)
-            answers = None
-            if stage == SearchField.QUESTIONS and params.uses_answers and vector is not None:
-                answers = answer_evidence(self.retrieve_answers(vector, params, client_filter))
-            items = self.store.get_many([m.qid for m in matches]) if matches else {}
-            items = {qid: item for qid, item in items.items() if item.kind in SEARCHABLE_KINDS}
-            hits = score_stage(stage, query, matches, items, params, topic, answers)
-            result.timings_ms[stage.value] = (time.perf_counter() - started) * 1000
-            result.candidates.extend(hits)
-            if hits and hits[0].passed and not all_stages:
-                break
+        """Fill ``result``; returns the params actually used (mode may drop to keywords when
+        embeddings fail). Every enabled stage is searched: its candidates compete in the one
+        softmax the confidence comes from."""
+        vector, params = self.embed_query(query, params, result)
+        started = time.perf_counter()
+        stages = {stage: self.retrieve(stage, query, vector, params, client_filter)
+                  for stage in params.stages}
+        result.timings_ms["search"] = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        qids = list(dict.fromkeys(m.qid for found in stages.values() for m in found))
+        items = self.store.get_many(qids) if qids else {}
+        items = {qid: item for qid, item in items.items() if item.kind in SEARCHABLE_KINDS}
+        classifier = self.classifier() if params.use_classifier else None
+        result.classifier = "trained" if classifier is not None and vector is not None else ""
+        result.params = params
+        hits = decide(query, vector, stages, items, params, topic, classifier)
+        if not all_stages:
+            hits = cascade_cut(hits)
+        result.candidates.extend(hits)
+        result.timings_ms["decide"] = (time.perf_counter() - started) * 1000
         return params
 
     def retrieve(self, stage: SearchField, query: str, vector, params: MatchParams,
@@ -383,9 +455,14 @@ class Matcher:
             client_filter=client_filter,
         )
 
-    def retrieve_answers(self, vector, params: MatchParams,
-                         client_filter: str | None = None) -> list[FieldMatch]:
-        """The answers closest to the question vector (the answer evidence of the question
-        stage; vectors only, so the floor of :func:`answer_evidence` is sound)."""
-        return self.store.search(SearchField.ANSWERS, vector=vector, text=None,
-                                 k=params.candidates, client_filter=client_filter)
+
+def cascade_cut(hits: list[Hit]) -> list[Hit]:
+    """The hits of the stages up to the first with a passing candidate (no later stage is
+    shown once one answers)."""
+    kept: list[Hit] = []
+    for stage in dict.fromkeys(h.stage for h in hits):
+        stage_hits = [h for h in hits if h.stage == stage]
+        kept.extend(stage_hits)
+        if any(h.passed for h in stage_hits):
+            break
+    return kept

@@ -7,7 +7,7 @@ the same for any embeddings model.
 Example:
     >>> points = sweep(recording, MatchParams.from_settings(settings))  # doctest: +SKIP
     >>> recommend(points, max_wrong_rate=0.05).settings()  # doctest: +SKIP
-    {'EMBEDDINGS_SCORE_THRESHOLD': '0.62', ...}
+    {'EMBEDDINGS_SCORE_THRESHOLD': '0.85', ...}
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from itertools import product
 
 import numpy as np
 
-from knowledge.evaluation import CompactRecording, Recording, decide_fast, summarize
+from knowledge.evaluation import Recording, replay, summarize
 from knowledge.matching import MatchParams
 from knowledge.store import SearchField
 
@@ -27,16 +27,13 @@ def _grid(low: float, high: float, step: float) -> tuple[float, ...]:
     return tuple(round(x, 3) for x in np.arange(low, high + step / 2, step))
 
 
-#: Default grids, wide enough for cosine-like scores of any embeddings model.
-QUESTION_THRESHOLDS = _grid(0.30, 0.95, 0.05)
-PASSAGE_THRESHOLDS = _grid(0.30, 0.80, 0.05)
-KEYWORD_WEIGHTS = (0.1, 0.2, 0.3)
-ANSWER_WEIGHTS = (0.0, 0.25, 0.5)
-TOPIC_BOOSTS = (0.1, 0.2)
-#: (how far below the question threshold an unambiguous match may score, the lead it needs);
-#: None = the rule is off.
-UNAMBIGUOUS_RULES = (None, (0.1, 0.1), (0.1, 0.15), (0.2, 0.1), (0.2, 0.15), (0.3, 0.1),
-                     (0.3, 0.15))
+#: Default grids: similarities (cosine, 0..1) and confidences (0..1) for any embeddings model.
+QUESTION_THRESHOLDS = (0.85, 0.9)
+PASSAGE_THRESHOLDS = (0.8,)
+CONFIDENCE_THRESHOLDS = _grid(0.3, 0.9, 0.05)
+NONE_SIMILARITIES = _grid(0.4, 0.6, 0.05)
+KEYWORD_WEIGHTS = (0.05, 0.1, 0.15)
+TOPIC_BOOSTS = (0.1, 0.15, 0.2)
 
 
 @dataclass(frozen=True)
@@ -62,10 +59,9 @@ class SweepPoint:
             "EMBEDDINGS_SCORE_ANSWER_THRESHOLD": f"{thresholds[SearchField.ANSWERS]:g}",
             "EMBEDDINGS_TEXT_PASSAGE_SCORE_THRESHOLD": f"{thresholds[SearchField.PASSAGES]:g}",
             "HYBRID_KEYWORD_WEIGHT": f"{self.params.keyword_weight:g}",
-            "ANSWER_SCORE_WEIGHT": f"{self.params.answer_weight:g}",
             "TOPIC_BOOST": f"{self.params.topic_boost:g}",
-            "MATCH_UNAMBIGUOUS_THRESHOLD": f"{self.params.unambiguous_threshold:g}",
-            "MATCH_UNAMBIGUOUS_MARGIN": f"{self.params.unambiguous_margin:g}",
+            "CLASSIFIER_CONFIDENCE_THRESHOLD": f"{self.params.confidence_threshold:g}",
+            "CLASSIFIER_NONE_SIMILARITY": f"{self.params.none_similarity:g}",
         }
 
     def to_json(self) -> dict:
@@ -73,68 +69,57 @@ class SweepPoint:
                                                  if k != "by_category"}}
 
 
-def _with(params: MatchParams, question: float, passage: float, weight: float,
-          answer_weight: float, boost: float,
-          unambiguous: tuple[float, float] | None) -> MatchParams:
+def _with(params: MatchParams, question: float, passage: float, weight: float, boost: float,
+          confidence: float, none: float) -> MatchParams:
     thresholds = dict(params.thresholds)
     thresholds[SearchField.QUESTIONS] = question
-    thresholds[SearchField.ANSWERS] = question
     thresholds[SearchField.PASSAGES] = passage
-    below, margin = unambiguous or (0.0, params.unambiguous_margin)
     return replace(params, thresholds=tuple(thresholds.items()), keyword_weight=weight,
-                   answer_weight=answer_weight, topic_boost=boost,
-                   unambiguous_threshold=round(question - below, 3) if unambiguous
-                   else question, unambiguous_margin=margin)
+                   topic_boost=boost, confidence_threshold=confidence, none_similarity=none)
 
 
 def sweep(recording: Recording, base: MatchParams, *,
           question_thresholds: Sequence[float] = QUESTION_THRESHOLDS,
           passage_thresholds: Sequence[float] = PASSAGE_THRESHOLDS,
           keyword_weights: Sequence[float] = KEYWORD_WEIGHTS,
-          answer_weights: Sequence[float] = ANSWER_WEIGHTS,
           topic_boosts: Sequence[float] = TOPIC_BOOSTS,
-          unambiguous_rules: Sequence[tuple[float, float] | None] = UNAMBIGUOUS_RULES,
+          confidence_thresholds: Sequence[float] = CONFIDENCE_THRESHOLDS,
+          none_similarities: Sequence[float] = NONE_SIMILARITIES,
           on_progress: Callable[[int], object] | None = None,
           ) -> list[SweepPoint]:
-    """Replay the recording at every combination of the given values.
+    """Replay the recording at every combination of the given values (each replay runs the
+    matcher's own decision code over the recorded candidates).
 
     ``on_progress`` is called with 1 after each combination (for a progress bar).
     """
     if recording.mode != "hybrid":
         keyword_weights = (0.0,)
     if recording.mode == "keywords":
-        answer_weights = (0.0,)
-    compact = CompactRecording.of(recording)
-
-    def point(params: MatchParams) -> SweepPoint:
-        replayed = SweepPoint(params, summarize(decide_fast(compact, params), by_category=False))
+        confidence_thresholds, none_similarities = (1.0,), (base.none_similarity,)
+    points = []
+    for w, b, n, q, p, c in product(keyword_weights, topic_boosts, none_similarities,
+                                    question_thresholds, passage_thresholds,
+                                    confidence_thresholds):
+        params = _with(base, q, p, w, b, c, n)
+        points.append(SweepPoint(params, summarize(replay(recording, params),
+                                                   by_category=False)))
         if on_progress is not None:
             on_progress(1)
-        return replayed
-
-    return [
-        point(params)
-        for params in (
-            _with(base, q, p, w, a, b, u)
-            for w, a, b, u, q, p in product(keyword_weights, answer_weights, topic_boosts,
-                                            unambiguous_rules, question_thresholds,
-                                            passage_thresholds)
-        )
-    ]
+    return points
 
 
 #: The wrong-answer rate the shipped default thresholds were chosen at (data/README.md, "How
 #: the defaults were chosen"): ``qnabot tune``'s default target, so that a first run on the
 #: development set agrees with the defaults.
-DEFAULTS_CHOSEN_AT_WRONG_RATE = 0.08
+DEFAULTS_CHOSEN_AT_WRONG_RATE = 0.05
 
 
 def sweep_size(mode: str) -> int:
     """How many combinations :func:`sweep` replays with its default values, for ``mode``."""
     keyword = 1 if mode != "hybrid" else len(KEYWORD_WEIGHTS)
-    answer = 1 if mode == "keywords" else len(ANSWER_WEIGHTS)
-    return (keyword * answer * len(TOPIC_BOOSTS) * len(UNAMBIGUOUS_RULES)
-            * len(QUESTION_THRESHOLDS) * len(PASSAGE_THRESHOLDS))
+    classifier = 1 if mode == "keywords" else len(CONFIDENCE_THRESHOLDS) * len(NONE_SIMILARITIES)
+    return (keyword * classifier * len(TOPIC_BOOSTS) * len(QUESTION_THRESHOLDS)
+            * len(PASSAGE_THRESHOLDS))
 
 
 def recommend(points: Sequence[SweepPoint], *, max_wrong_rate: float) -> SweepPoint:
@@ -148,8 +133,8 @@ def recommend(points: Sequence[SweepPoint], *, max_wrong_rate: float) -> SweepPo
     if not allowed:
         return min(points, key=lambda p: (p.summary["wrong_rate"], -(p.summary["overall"] or 0)))
     return max(allowed, key=lambda p: (p.summary["overall"] or 0, p.question_threshold,
-                                       -p.params.keyword_weight, -p.params.answer_weight,
-                                       -p.params.topic_boost))
+                                       p.params.confidence_threshold,
+                                       -p.params.keyword_weight, -p.params.topic_boost))
 
 
 def frontier(points: Sequence[SweepPoint]) -> list[SweepPoint]:

@@ -26,13 +26,14 @@ def test_a_quick_run_writes_every_table_and_the_latency_chart(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     report = (tmp_path / "results.md").read_text("utf-8")
     for heading in ("Turn latency by knowledge-base size", "Cold start", "Import throughput",
-                    "Accuracy on the development set"):
+                    "Accuracy (default settings)", "Classifier training"):
         assert f"## {heading}" in report
     assert "| 700 |" in report and "| 1,500 |" in report  # one latency row per size
     for run in ("| cold |", "| warm |"):
         assert run in report
-    for split in ("dev", "held-out"):
-        for mode in ("hybrid", "embeddings", "keywords", "handler"):
+    for split in ("dev", "held-out", "second"):
+        for mode in ("hybrid", "cosine", "embeddings", "keywords", "handler"):
             assert f"| {split} | {mode} |" in report
+    assert "| 300 |" in report  # the classifier trained on a synthetic knowledge base
     assert (tmp_path / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report in done.stdout  # the table is printed too

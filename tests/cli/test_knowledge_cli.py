@@ -164,8 +164,22 @@ def test_search_prints_a_readable_table_and_the_best_hit(qnabot):
     run = qnabot("search", "Humpty Dumpty wall", "--mode", "keywords", "--all-stages")
 
     header = run.out.splitlines()[0].split()
-    assert header == ["rank", "qid", "stage", "score", "vector", "keyword", "passed", "matched"]
+    assert header == ["rank", "qid", "stage", "similarity", "confidence", "keyword", "passed",
+                      "matched"]
     assert "best: 0.HumptyDumpty (passages" in run.out
+
+
+def test_search_explains_a_miss_and_suggests_the_fix(qnabot):
+    qnabot("import", BLOG)
+
+    result = json.loads(qnabot("search", "What is the capital of Peru?", "--json").out)
+
+    top = result["candidates"][0]
+    assert result["best"] is None
+    assert {"cosine", "confidence", "keywords"} <= set(top["evidence"])
+    assert any("CLASSIFIER_CONFIDENCE_THRESHOLD" in line for line in top["explain"])
+    assert any("add the question \"What is the capital of Peru?\" to it" in line
+               for line in top["suggestions"])
 
 
 def test_search_on_an_empty_knowledge_base_finds_no_hit(qnabot):

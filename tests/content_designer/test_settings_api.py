@@ -100,7 +100,7 @@ def test_a_threshold_change_applies_to_the_next_match_without_restart(loaded):
     # Not a stored question verbatim: those always answer, whatever the thresholds.
     question = {"question": "What is the Amazon Fire TV", "all_stages": False}
     assert loaded.post("/test", question).json()["best"]["qid"] == "FireTV.001"
-    loaded.put("/settings", {"EMBEDDINGS_SCORE_THRESHOLD": "2", "MATCH_UNAMBIGUOUS_THRESHOLD": "2",
+    loaded.put("/settings", {"EMBEDDINGS_SCORE_THRESHOLD": "1", "CLASSIFIER_CONFIDENCE_THRESHOLD": "1",
                              "ES_SCORE_TEXT_ITEM_PASSAGES": "false"})
     assert loaded.post("/test", question).json()["best"] is None
     loaded.post("/settings/reset", {})

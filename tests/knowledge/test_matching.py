@@ -1,8 +1,9 @@
-"""Hybrid matching and the cascade, over a scripted store so each rule is tested alone."""
+"""Matching and the cascade, over a scripted store so each rule is tested alone."""
 
 import numpy as np
 import pytest
 
+from knowledge.classifier import ItemClassifier
 from knowledge.embeddings.base import EmbeddingsError
 from knowledge.embeddings.hashing import HashingEmbeddings
 from knowledge.items import parse_item
@@ -37,8 +38,8 @@ def passage(qid, text):
 
 SETTINGS = Settings.defaults().with_overrides(
     EMBEDDINGS_SCORE_THRESHOLD=0.6, EMBEDDINGS_TEXT_PASSAGE_SCORE_THRESHOLD=0.45,
-    HYBRID_KEYWORD_WEIGHT=0.15, TOPIC_BOOST=0.05, MATCH_UNAMBIGUOUS_THRESHOLD=0.4,
-    MATCH_UNAMBIGUOUS_MARGIN=0.15)
+    HYBRID_KEYWORD_WEIGHT=0.15, TOPIC_BOOST=0.05, CLASSIFIER_CONFIDENCE_THRESHOLD=0.6,
+    CLASSIFIER_NONE_SIMILARITY=0.35)
 
 
 def matcher(items, matches):
@@ -103,26 +104,34 @@ def test_answers_are_a_stage_only_when_enabled_and_come_before_passages():
     assert on.best.stage == SearchField.ANSWERS
 
 
-def test_the_answer_tells_apart_items_whose_questions_score_alike():
+def test_the_classifier_tells_apart_items_whose_questions_score_alike():
     items = [qna("Fares.Monthly", "How much is it per month?"), qna("Parking.Monthly", "Monthly permit?")]
     matches = {SearchField.QUESTIONS: [FieldMatch("Parking.Monthly", 0.62, 0, "Monthly permit?"),
-                                       FieldMatch("Fares.Monthly", 0.60, 0, "How much is it per month?")],
-               SearchField.ANSWERS: [FieldMatch("Fares.Monthly", 0.55, 0, "Answer of Fares.Monthly"),
-                                     FieldMatch("Parking.Monthly", 0.20, 0, "Answer of Parking.Monthly")]}
-    with_answers = matcher(items, matches).search("monthly bus pass price", SETTINGS)
-    assert with_answers.best.item.qid == "Fares.Monthly"
-    assert with_answers.best.answer_score == pytest.approx(0.55)
-    questions_only = matcher(items, matches).search(
-        "monthly bus pass price", SETTINGS.with_overrides(ANSWER_SCORE_WEIGHT=0))
-    assert questions_only.candidates[0].item.qid == "Parking.Monthly"
+                                       FieldMatch("Fares.Monthly", 0.60, 0, "How much is it per month?")]}
+    question = "monthly bus pass price"
+    vector = HashingEmbeddings().embed([question])[0]
+    # A trained model whose Fares.Monthly weights point at the question, Parking's away from it.
+    model = ItemClassifier("hashing", ("Fares.Monthly", "Parking.Monthly"),
+                           np.stack([vector, -vector]).astype(np.float32))
+    store = ScriptedStore(items, matches)
+    trained = Matcher(store, HashingEmbeddings(), lambda: model).search(question, SETTINGS)
+    assert trained.best.item.qid == "Fares.Monthly" and trained.classifier == "trained"
+    assert trained.best.evidence["classifier"] == pytest.approx(1.0, abs=1e-4)
+    untrained = Matcher(store, HashingEmbeddings(), lambda: model).search(
+        question, SETTINGS.with_overrides(CLASSIFIER_ENABLE=False))
+    assert untrained.candidates[0].item.qid == "Parking.Monthly"
+    assert "classifier" not in untrained.candidates[0].evidence
 
 
-def test_items_missing_from_the_answer_evidence_get_the_lowest_answer_score_returned():
-    items = [qna("A", "alpha"), qna("B", "beta"), qna("C", "gamma")]
-    matches = {SearchField.QUESTIONS: [FieldMatch(q, 0.5, 0, q) for q in "ABC"],
-               SearchField.ANSWERS: [FieldMatch("A", 0.6, 0, "x"), FieldMatch("B", 0.3, 0, "y")]}
-    hits = {h.item.qid: h for h in matcher(items, matches).search("zzz", SETTINGS).candidates}
-    assert hits["C"].answer_score == pytest.approx(0.3)
+def test_items_the_classifier_has_not_seen_compete_with_their_cosine():
+    items = [qna("Old", "old question"), qna("New", "new question")]
+    matches = {SearchField.QUESTIONS: [FieldMatch("New", 0.9, 0, "new question"),
+                                       FieldMatch("Old", 0.5, 0, "old question")]}
+    vector = HashingEmbeddings().embed(["a question"])[0]
+    model = ItemClassifier("hashing", ("Old",), (0.5 * vector)[None, :].astype(np.float32))
+    result = Matcher(ScriptedStore(items, matches), HashingEmbeddings(), lambda: model).search(
+        "a question", SETTINGS)
+    assert result.best.item.qid == "New"
 
 
 def test_the_cascade_stops_at_the_first_passing_stage_unless_all_stages_are_asked_for():
@@ -146,6 +155,7 @@ def test_the_session_topic_picks_the_follow_up_of_the_current_thing():
     assert m.search(same, SETTINGS, topic="ferry").best.item.qid == "Ferry.Cost"
     assert m.search(same, SETTINGS, topic="tidecard").best.item.qid == "Card.Cost"
     assert m.search(same, SETTINGS, topic="ferry").best.topic_boost == pytest.approx(0.05)
+    assert m.search(same, SETTINGS, topic="ferry").best.evidence["topic"] == pytest.approx(0.05)
 
 
 class BrokenEmbeddings(HashingEmbeddings):
@@ -188,7 +198,9 @@ def test_search_result_json_has_what_the_test_tab_shows():
                      ).search("pay fare", SETTINGS)
     best = result.to_json()["best"]
     assert best["qid"] == "A" and best["stage"] == "questions" and best["passed"] is True
-    assert set(best) >= {"score", "vector_score", "keyword_score", "topic_boost", "threshold", "matched"}
+    assert set(best) >= {"score", "vector_score", "keyword_score", "topic_boost", "threshold", "matched",
+                         "confidence", "evidence"}
+    assert set(best["evidence"]) >= {"cosine", "keywords", "confidence"}
 
 
 def test_content_words_drop_stopwords_and_plurals():
@@ -214,32 +226,40 @@ def test_query_vector_is_unit_length():
 def test_a_stored_question_asked_verbatim_always_gets_its_item():
     items = [qna("QnABot.001", "What is Q and A Bot"), qna("QnABot.003", "What can Q and A bot do")]
     matches = {SearchField.QUESTIONS: [FieldMatch("QnABot.001", 0.93, 0, "What is Q and A Bot"),
-                                       FieldMatch("QnABot.003", 0.90, 0, "What can Q and A bot do")],
-               SearchField.ANSWERS: [FieldMatch("QnABot.001", 0.9, 0, "a"), FieldMatch("QnABot.003", 0.1, 0, "b")]}
+                                       FieldMatch("QnABot.003", 0.90, 0, "What can Q and A bot do")]}
     result = matcher(items, matches).search("what can Q and A bot do?", SETTINGS)
     assert result.best.item.qid == "QnABot.003"
     assert result.best.exact and result.best.verdict == "exact"
 
 
-def test_a_low_score_answers_only_when_it_clearly_beats_the_runner_up():
+def test_a_low_similarity_answers_only_when_the_confidence_is_high():
     items = [qna("Alexa.001", "What is an Amazon Echo Show"), qna("FireTV.001", "What is Amazon Fire TV?")]
     clear = {SearchField.QUESTIONS: [FieldMatch("Alexa.001", 0.52, 0, "What is an Amazon Echo Show"),
                                      FieldMatch("FireTV.001", 0.30, 0, "What is Amazon Fire TV?")]}
     close = {SearchField.QUESTIONS: [FieldMatch("Alexa.001", 0.52, 0, "What is an Amazon Echo Show"),
                                      FieldMatch("FireTV.001", 0.45, 0, "What is Amazon Fire TV?")]}
-    settings = SETTINGS.with_overrides(ANSWER_SCORE_WEIGHT=0, HYBRID_KEYWORD_WEIGHT=0)
-    assert matcher(items, clear).search("the Alexa device with the screen", settings).best.verdict == "unambiguous"
+    settings = SETTINGS.with_overrides(HYBRID_KEYWORD_WEIGHT=0, CLASSIFIER_CONFIDENCE_THRESHOLD=0.9)
+    best = matcher(items, clear).search("the Alexa device with the screen", settings).best
+    assert best.verdict == "confident" and best.confidence > 0.9
     assert matcher(items, close).search("the Alexa device with the screen", settings).best is None
-    below_floor = settings.with_overrides(MATCH_UNAMBIGUOUS_THRESHOLD=0.55)
-    assert matcher(items, clear).search("the Alexa device with the screen", below_floor).best is None
 
 
-def test_the_session_topic_does_not_make_a_clear_change_of_subject_ambiguous():
+def test_a_question_far_from_every_item_goes_to_none_of_these():
+    items = [qna("A", "alpha"), qna("B", "beta")]
+    matches = {SearchField.QUESTIONS: [FieldMatch("A", 0.40, 0, "alpha"), FieldMatch("B", 0.10, 0, "beta")]}
+    settings = SETTINGS.with_overrides(HYBRID_KEYWORD_WEIGHT=0)
+    assert matcher(items, matches).search("zzz", settings).best.item.qid == "A"
+    far = settings.with_overrides(CLASSIFIER_NONE_SIMILARITY=0.45)
+    result = matcher(items, matches).search("zzz", far)
+    assert result.best is None and result.candidates[0].confidence < 0.5
+
+
+def test_the_session_topic_does_not_override_a_clearly_better_match():
     items = [qna("Alexa.001", "What is an Amazon Echo Show", topic="EchoShow"),
              qna("FireTV.001", "What is Amazon Fire TV?", topic="")]
     matches = {SearchField.QUESTIONS: [FieldMatch("FireTV.001", 0.60, 0, "What is Amazon Fire TV?"),
                                        FieldMatch("Alexa.001", 0.45, 0, "What is an Amazon Echo Show")]}
-    settings = SETTINGS.with_overrides(ANSWER_SCORE_WEIGHT=0, HYBRID_KEYWORD_WEIGHT=0, TOPIC_BOOST=0.1, EMBEDDINGS_SCORE_THRESHOLD=0.9,
-                                       MATCH_UNAMBIGUOUS_THRESHOLD=0.5, MATCH_UNAMBIGUOUS_MARGIN=0.12)
+    settings = SETTINGS.with_overrides(HYBRID_KEYWORD_WEIGHT=0, TOPIC_BOOST=0.1, EMBEDDINGS_SCORE_THRESHOLD=0.9,
+                                       CLASSIFIER_CONFIDENCE_THRESHOLD=0.7)
     best = matcher(items, matches).search("video streaming device", settings, topic="EchoShow").best
-    assert best.item.qid == "FireTV.001" and best.verdict == "unambiguous"
+    assert best.item.qid == "FireTV.001" and best.verdict == "confident"
