@@ -363,11 +363,15 @@ class TextPassageStage:
     name = "text"
 
     def answer(self, state: TurnState) -> Answer | None:
-        hits: list[Hit] = [h for h in state.search().candidates
-                           if h.stage == SearchField.PASSAGES and h.passed][:MAX_TEXT_PASSAGES]
-        if not hits:
+        found: list[Hit] = [h for h in state.search().candidates
+                            if h.stage == SearchField.PASSAGES]
+        top = next((h for h in found if h.passed), None)
+        if top is None:
             return None
-        top = hits[0]
+        # The LLM also reads the other passages as similar to the question as QnABot's
+        # threshold asks, though only the top one may answer alone.
+        hits = [top, *(h for h in found if h is not top and h.score >= h.threshold)]
+        hits = hits[:MAX_TEXT_PASSAGES]
         state.item = top.item
         state.debug.scores["text"] = top.score
         # Without an LLM (or when it fails): the sentences that answer, not the whole passage.

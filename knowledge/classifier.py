@@ -282,9 +282,9 @@ class FileClassifierRepo:
             return None
 
     def save(self, model: ItemClassifier) -> None:
-        temporary = self.path.with_name(f".{self.path.name}.{threading.get_ident()}.tmp")
-        temporary.write_bytes(model.to_bytes())
-        temporary.replace(self.path)
+        from knowledge.private_files import write_atomically
+
+        write_atomically(self.path, model.to_bytes())  # owner-only, no temporary file left
 
     def version(self) -> object:
         try:

@@ -465,3 +465,26 @@ def test_an_llms_own_setting_defaults_apply_unless_the_admin_set_them(kb, settin
     untrimmed = ask(pipeline, admin, BO_PEEP, session="s2")
     assert "prompt trimmed" not in " ".join(untrimmed.debug.degraded)
     assert len(llm.calls[1].text) > len(llm.calls[0].text)
+
+
+def test_the_llm_reads_every_passage_as_similar_as_the_threshold_though_one_answers(tmp_path,
+                                                                                  settings):
+    from knowledge.matching import Hit, SearchResult
+    from knowledge.store import SearchField
+
+    kb = build_kb(tmp_path / "k.sqlite", fixtures=True)
+    bo_peep, humpty = kb.store.get("0.BoPeep"), kb.store.get("0.HumptyDumpty")
+
+    def search(query, settings, **kwargs):  # the classifier let only Bo-Peep answer
+        return SearchResult(query=query, mode="hybrid", candidates=[
+            Hit(bo_peep, SearchField.PASSAGES, 0.9, 0.9, 0.0, 0.0, "", 0.8, verdict="confident"),
+            Hit(humpty, SearchField.PASSAGES, 0.82, 0.82, 0.0, 0.0, "", 0.8),
+            Hit(humpty, SearchField.PASSAGES, 0.5, 0.5, 0.0, 0.0, "", 0.8)])
+
+    kb.search = search
+    llm = ScriptedLLM(["She lost her sheep."])
+    turn = ask(make_pipeline(kb, llm), settings, "Which nursery rhymes have animals?")
+    assert turn.answer.qid == "0.BoPeep" and turn.answer.generated
+    prompt = llm.calls[0].text
+    assert "Bo-Peep" in prompt and "Humpty Dumpty" in prompt
+    assert "[2]" in prompt and "[3]" not in prompt  # the one below the threshold stays out
