@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fulfillment.model import Answer, Request, ResponseCard, TurnResult
+from fulfillment.session import attribute_object
 
 MAX_MESSAGE_CHARS = 1000
 #: The intent QnABot's bot has for every question (``bot.definition.QNA_INTENT``).
@@ -112,15 +113,6 @@ def _previous_qids(request: Request) -> list[str]:
 LANGUAGE_KEYS = ("userPreferredLocale", "userLocale")
 
 
-def _parsed(value: Any) -> Mapping[str, Any]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    return value if isinstance(value, Mapping) else {}
-
-
 def _language(context: Mapping[str, Any]) -> dict[str, Any]:
     return {key: context[key] for key in LANGUAGE_KEYS if isinstance(context.get(key), str)}
 
@@ -138,7 +130,7 @@ def session_attributes(turn: TurnResult) -> dict[str, str]:
         "topic": turn.topic,
         **answer.context,
         # a template's setLang or resetLang on this turn has the last word
-        **_language(_parsed(answer.session_attributes.get("qnabotcontext"))),
+        **_language(attribute_object(answer.session_attributes.get("qnabotcontext"))),
     }
     app_context: dict[str, Any] = {"altMessages": {"markdown": answer.markdown,
                                                    "ssml": answer.ssml}}

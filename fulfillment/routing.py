@@ -38,7 +38,7 @@ from fulfillment.lex_runtime import (
 )
 from fulfillment.model import Answer, CardButton, ResponseCard
 from fulfillment.pipeline import TurnState
-from fulfillment.session import current_session, get_path, set_value
+from fulfillment.session import attribute_object, current_session, get_path, set_value
 
 log = logging.getLogger(__name__)
 
@@ -160,15 +160,6 @@ def _names(value: Any) -> list[str]:
     return [n.strip() for n in value.split(",") if n.strip()] if isinstance(value, str) else []
 
 
-def _parsed(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return {}
-    return value
-
-
 class RoutingStage:
     """Relays a turn to the specialty bot while a routing is open."""
 
@@ -240,7 +231,7 @@ def relay(bots: SpecialtyBots, state: TurnState, routing: dict[str, Any], text: 
         answer.text = answer.text or state.settings.get("ELICIT_RESPONSE_DEFAULT_MSG")
         return answer
     answer.text = f"{answer.text} {message}".strip() if answer.text else message
-    alt = _parsed(reply.session_attributes.get("appContext"))
+    alt = attribute_object(reply.session_attributes.get("appContext"))
     answer.markdown = _join(answer.markdown, get_path(alt, "altMessages.markdown", ""), " ")
     answer.ssml = _join(answer.ssml, get_path(alt, "altMessages.ssml", ""), "ssml")
     answer.card = reply.card or answer.card
@@ -278,7 +269,7 @@ def _receive(routing: Mapping[str, Any], reply: BotReply, request, answer: Answe
         for container in ("appContext", "qnabotcontext"):
             if name.startswith(f"{container}.") and container in reply.session_attributes:
                 inner = name.split(".", 1)[1]
-                value = get_path(_parsed(reply.session_attributes[container]), inner)
+                value = get_path(attribute_object(reply.session_attributes[container]), inner)
                 answer = set_value(request, answer, f"{namespace}.{inner}", value)
                 break
         else:

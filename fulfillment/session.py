@@ -8,6 +8,7 @@ answer's attributes.
 
 Example:
     >>> from fulfillment.model import Answer, Request
+from knowledge.nested import set_nested
     >>> answer = set_value(Request("s1", "Bob"), Answer("Hi", "qna"), "demo.name",
     ...                    {"FirstName": "Bob"})
     >>> answer.session_attributes
@@ -25,6 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from fulfillment.model import Answer, Request
+from knowledge.nested import set_nested
 
 
 def _parsed(value: Any) -> Any:
@@ -35,6 +37,17 @@ def _parsed(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def attribute_object(value: Any) -> Mapping[str, Any]:
+    """A session attribute that holds a JSON object (``qnabotcontext``, ``appContext``),
+    parsed; {} when it holds anything else."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, Mapping) else {}
 
 
 def current_session(request: Request, answer: Answer | None = None) -> dict[str, Any]:
@@ -73,13 +86,7 @@ def set_value(request: Request, answer: Answer, path: str, value: Any) -> Answer
         return replace(answer, session_attributes=attributes)
     top = current_session(request, answer).get(root)
     top = copy.deepcopy(top) if isinstance(top, dict) else {}
-    node = top
-    parts = rest.split(".")
-    for part in parts[:-1]:
-        child = node.get(part)
-        node[part] = child = child if isinstance(child, dict) else {}
-        node = child
-    node[parts[-1]] = value
+    set_nested(top, rest.split("."), value)
     attributes[root] = json.dumps(top, ensure_ascii=False)
     return replace(answer, session_attributes=attributes)
 
