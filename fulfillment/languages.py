@@ -50,16 +50,14 @@ LANGUAGE_CODES: dict[str, str] = {
     "Ukrainian": "uk", "Urdu": "ur", "Uzbek": "uz", "Vietnamese": "vi", "Welsh": "cy",
 }
 _NAMES = {code: name for name, code in reversed(list(LANGUAGE_CODES.items()))}
+_CODES_BY_FOLDED_NAME = {name.lower(): code for name, code in LANGUAGE_CODES.items()}
 
 
 def language_code(name_or_code: str, default: str = "en") -> str:
     """The code of a QnABot language name ("Spanish" -> "es"); a code is returned as it is."""
     value = (name_or_code or "").strip()
-    if value in LANGUAGE_CODES:
-        return LANGUAGE_CODES[value]
-    lowered = {name.lower(): code for name, code in LANGUAGE_CODES.items()}
-    if value.lower() in lowered:
-        return lowered[value.lower()]
+    if value.lower() in _CODES_BY_FOLDED_NAME:
+        return _CODES_BY_FOLDED_NAME[value.lower()]
     return value if value in _NAMES else default
 
 
@@ -147,8 +145,9 @@ class FastTextDetector:
 
 
 def _fasttext_code(label: str) -> str:
-    """fastText's labels are ISO 639 codes; map the few that Translate spells otherwise."""
-    return {"zh": "zh", "iw": "he", "tl": "tl"}.get(label, label)
+    """fastText's labels are ISO 639 codes; Hebrew's old code is the one Translate spells
+    otherwise."""
+    return {"iw": "he"}.get(label, label)
 
 
 # --- translation ------------------------------------------------------------------------------
