@@ -592,7 +592,16 @@ class _Candidates:
 
 
 class _Connection(sqlite3.Connection):
-    """A connection that can be weakly referenced, so one whose thread ended is closed."""
+    """A connection that can be weakly referenced, so one whose thread ended is closed.
+
+    ``in_use`` is held while its thread runs statements on it: :meth:`SqliteStore.close`
+    takes it before closing, because closing a connection that another thread is reading
+    from crashes the interpreter (a background classifier training reads this way).
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_use = threading.RLock()
 
 
 class SqliteStore:
@@ -704,6 +713,12 @@ class SqliteStore:
     def _read(self) -> Iterator[sqlite3.Connection]:
         """One consistent snapshot for a read (or the thread's own open write transaction)."""
         conn = self._connection()
+        with conn.in_use:
+            with self._snapshot(conn) as reading:
+                yield reading
+
+    @contextmanager
+    def _snapshot(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:  # called from inside this thread's put(): see its writes
             pending = getattr(self._local, "pending", None)
             if pending is not None:
@@ -741,6 +756,12 @@ class SqliteStore:
         database's error) are never mistaken for this file's.
         """
         conn = self._connection()
+        with conn.in_use:
+            with self._transaction(conn) as writing:
+                yield writing
+
+    @contextmanager
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             raise StoreError(f"A write to {self.path} is already running in this thread; "
                              f"finish it before starting another.")
@@ -792,14 +813,15 @@ class SqliteStore:
         """
         self._refuse_if_damaged()
         conn = self._connection()
-        if conn.in_transaction:
-            return
-        with self._translated("check"):
-            conn.execute("BEGIN")
-        try:
-            self._verify(conn)
-        finally:
-            self._rollback(conn)
+        with conn.in_use:
+            if conn.in_transaction:
+                return
+            with self._translated("check"):
+                conn.execute("BEGIN")
+            try:
+                self._verify(conn)
+            finally:
+                self._rollback(conn)
 
     def close(self) -> None:
         """Close every connection this store opened (in any thread)."""
@@ -807,7 +829,8 @@ class SqliteStore:
             connections = list(self._connections)
             self._connections = weakref.WeakSet()
         for conn in connections:
-            conn.close()
+            with conn.in_use:  # wait for another thread's statement to finish
+                conn.close()
         self._local = threading.local()
         self._cache = {}
         self._indexes = {}

@@ -408,6 +408,38 @@ def test_connections_of_finished_threads_are_closed(path) -> None:
     assert store.open_connections == 0
 
 
+def test_closing_the_store_while_another_thread_reads_does_not_crash(path) -> None:
+    """A background classifier training reads the store while a test or a shutdown closes it:
+    close must wait for the running statement instead of freeing it under the reader."""
+    script = textwrap.dedent(f"""
+        import threading
+        from knowledge.stores.sqlite_store import SqliteStore
+        store = SqliteStore({str(path)!r})
+        stop = False
+        def read():
+            while not stop:
+                try:
+                    store.count()
+                except Exception:
+                    pass  # a closed connection may refuse a statement: that is fine
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        for reader in readers:
+            reader.start()
+        for _ in range(5000):
+            store.close()
+        stop = True
+        for reader in readers:
+            reader.join()
+        print("closed 5000 times")
+    """)
+
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-2000:]}"
+    assert "closed 5000 times" in result.stdout
+
+
 def test_a_database_error_raised_by_the_callers_iterator_is_not_blamed_on_the_store(
         path, make_stored_items, index) -> None:
     store = SqliteStore(path)
