@@ -182,6 +182,12 @@ class LocalEmbeddings:
             options.inter_op_num_threads = 1
             # Idle worker threads sleep instead of spinning: the cores are shared.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            # Every turn is a new input shape (batch x tokens). With onnxruntime's memory
+            # arena and per-shape memory patterns the process grew 9-13 MB a minute under
+            # mixed turns and imports and never gave it back; without them it stays flat at
+            # the same CPU per text (bench/soak.py; /tmp experiments in the commit message).
+            options.enable_cpu_mem_arena = False
+            options.enable_mem_pattern = False
             session = onnxruntime.InferenceSession(
                 str(self.model_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"])
         except Exception as error:

@@ -713,9 +713,8 @@ class SqliteStore:
     def _read(self) -> Iterator[sqlite3.Connection]:
         """One consistent snapshot for a read (or the thread's own open write transaction)."""
         conn = self._connection()
-        with conn.in_use:
-            with self._snapshot(conn) as reading:
-                yield reading
+        with conn.in_use, self._snapshot(conn) as reading:
+            yield reading
 
     @contextmanager
     def _snapshot(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
@@ -756,9 +755,8 @@ class SqliteStore:
         database's error) are never mistaken for this file's.
         """
         conn = self._connection()
-        with conn.in_use:
-            with self._transaction(conn) as writing:
-                yield writing
+        with conn.in_use, self._transaction(conn) as writing:
+            yield writing
 
     @contextmanager
     def _transaction(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
@@ -972,8 +970,10 @@ class SqliteStore:
 
         See :meth:`knowledge.store.Store.search`. BM25 scores are positive, higher is better.
         In a field of more than :data:`PRUNE_MIN_ROWS` texts, words found in more than
-        :data:`COMMON_WORD_SHARE` of them are not searched (like stopwords) unless every word
-        is that common.
+        :data:`COMMON_WORD_SHARE` of them are not searched (like stopwords); when every word
+        is that common, the texts holding all of them are, except in a field searched through
+        its vector index with a ``vector``: there the vector alone finds the candidates (and
+        their keyword scores are 0.0).
         """
         words = query_words(text)
         if k <= 0 or (vector is None and not words):
@@ -1047,14 +1047,18 @@ class SqliteStore:
                 for p, sc, r in zip(items[best], scores[best], rows[best], strict=True)}
 
     def _keyword_query(self, conn: sqlite3.Connection, field: SearchField,
-                       words: list[str], generation: int, total: int) -> str | None:
+                       words: list[str], generation: int, total: int, *,
+                       common_only: bool = True) -> str | None:
         """The FTS5 query for ``words``: any of them, without the very common ones in a big
-        field; when every word is that common, texts holding all of them.
+        field; when every word is that common, texts holding all of them if ``common_only``
+        (a keyword-only search), else None (the vector finds the candidates).
 
         Scoring BM25 costs time per matching text, and a word found in a large share of the
         texts (more than :data:`COMMON_WORD_SHARE`, or more than :data:`MAX_WORD_ROWS` texts)
         adds almost nothing to the ranking, so such words are left out. Counts are cached
-        until the next write.
+        until the next write. A query of common words only is expensive whatever its
+        ``LIMIT``: FTS5's ``bm25()`` reads each word's whole list of texts to weigh it
+        (0.6-0.9 s a turn for "how much does it cost" among a million questions).
         """
         if total <= PRUNE_MIN_ROWS:
             return match_expression(words)
@@ -1063,6 +1067,8 @@ class SqliteStore:
         rare = [word for df, word in found if df <= limit]
         if rare:
             return match_expression(rare)
+        if not common_only:
+            return None
         return " AND ".join(f'"{word}"' for _, word in found) or None
 
     def _word_counts(self, conn: sqlite3.Connection, field: SearchField,
@@ -1275,7 +1281,8 @@ class SqliteStore:
                                  f"the stored vectors have {table.dimension}.")
         candidates = _Candidates(conn, field, client_filter)
         keyword_items: list[str] = []
-        query = self._keyword_query(conn, field, words, table.generation, total=table.rows)
+        query = self._keyword_query(conn, field, words, table.generation, total=table.rows,
+                                    common_only=query_vector is None)
         if query is not None:
             keyword_items = candidates.best_by_keywords(query, k)
         vector_items: list[str] = []

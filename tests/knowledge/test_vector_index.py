@@ -81,6 +81,29 @@ def test_indexed_search_finds_what_exact_search_finds(tmp_path, make_stored_item
     indexed.close()
 
 
+def test_a_question_of_only_common_words_is_found_by_its_vector_in_an_indexed_field(
+        big, make_stored_items, index, embeddings, monkeypatch) -> None:
+    """FTS5 weighs each word by reading its whole list of texts: for "how much does it cost"
+    among a million questions that took most of a second a turn. With a vector the index
+    finds the candidates, and no keyword query runs."""
+    monkeypatch.setattr(sqlite_store, "PRUNE_MIN_ROWS", 10)
+    with SqliteStore(big, index_min_rows=1) as store:
+        store.put(make_stored_items([qna(f"Common.{n:02d}", f"common question {n}")
+                                     for n in range(30)]
+                                    + [qna("Rare.1", "a rare walrus question")]), index=index)
+        statements: list[str] = []
+        store._connection().set_trace_callback(statements.append)
+
+        hybrid = store.search(SearchField.QUESTIONS, vector=embeddings.embed(["question"])[0],
+                              text="question", k=5)
+        hybrid_statements = list(statements)
+        keywords_only = store.search(SearchField.QUESTIONS, vector=None, text="question", k=50)
+
+    assert len(hybrid) == 5 and all(m.keyword_score == 0.0 for m in hybrid)
+    assert not [s for s in hybrid_statements if "bm25" in s]
+    assert len(keywords_only) == 31  # without a vector, the texts holding every word
+
+
 def test_an_index_appears_when_a_field_grows_big_and_goes_when_it_shrinks(
         big, make_stored_items, index) -> None:
     with SqliteStore(big, index_min_rows=50) as store:
