@@ -220,8 +220,9 @@ class AthenaMetricsReader:
             rows.append({by_column.get(name, name): value for name, value in row.items()})
         truncated = not complete or len(rows) > self.max_rows
         if truncated:
-            logger.warning("analytics: %s read %d rows of more (limit %d, budget %.0f s)",
-                           table, len(rows), self.max_rows, self.budget_s)
+            logger.warning("analytics: the window holds more %s rows than one read returns "
+                           "(%d kept, the newest; limit %d rows, %.0f s)", table,
+                           min(len(rows), self.max_rows), self.max_rows, self.budget_s)
         rows = rows[:self.max_rows]
         rows.reverse()
         return Records(rows, truncated=truncated)
