@@ -21,19 +21,34 @@ from datetime import date, timedelta
 from typing import Any, Protocol
 
 from content_designer.item_search import fold
+from fulfillment.metrics import Records
 
 #: Rows in each "top" list.
 TOP = 15
 
 
-class MetricsReader(Protocol):
-    """Port: reads back the records a metrics sink kept."""
+#: The fields of a turn record :func:`summarize` reads (a reader may return only these).
+TURN_FIELDS = ("datetime", "sessionId", "utterance", "qid", "got_hits", "answerSource",
+               "latency_ms", "llm_calls", "llm_ms")
+#: The fields of a feedback record :func:`summarize` reads.
+FEEDBACK_FIELDS = ("datetime", "feedback", "qid", "utterance")
 
-    def turns(self, since: str = "") -> list[dict[str, Any]]:
+
+class MetricsUnavailableError(RuntimeError):
+    """The records could not be read now (the message says why and what to do)."""
+
+
+class MetricsReader(Protocol):
+    """Port: reads back the records a metrics sink kept.
+
+    Raises :class:`MetricsUnavailableError` when the records cannot be read now.
+    """
+
+    def turns(self, since: str = "") -> Records:
         """Turn records from ``since`` (ISO date) on, oldest first."""
         ...
 
-    def feedback(self, since: str = "") -> list[dict[str, Any]]:
+    def feedback(self, since: str = "") -> Records:
         """Feedback records from ``since`` on, oldest first."""
         ...
 

@@ -46,7 +46,7 @@ from aws_lambda_powertools.event_handler.openapi.params import (
 )
 from pydantic import BaseModel, Field
 
-from content_designer.analytics import summarize
+from content_designer.analytics import MetricsUnavailableError, summarize
 from content_designer.chat import display
 from content_designer.feedback import Feedback
 from content_designer.item_search import ItemQuery, find_items
@@ -259,7 +259,8 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
     def other_model(exc: DimensionMismatchError) -> Response[dict[str, Any]]:
         return error(409, str(exc))
 
-    @app.exception_handler([StoreError, EmbeddingsError, SettingsUnavailableError])  # a list
+    @app.exception_handler([StoreError, EmbeddingsError, SettingsUnavailableError,
+                            MetricsUnavailableError])  # a list
     def unavailable(exc: Exception) -> Response[dict[str, Any]]:
         return error(503, str(exc))
 
@@ -631,18 +632,21 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
              security=ADMIN)
     def analytics(days: Annotated[int, Query(ge=1, le=366)] = 30) -> Response[dict[str, Any]]:
         if services.metrics is None:
-            return error(404, "analytics read the local metrics store (qnabot serve); in AWS "
-                              "the per-turn records go to the logs and Firehose")
+            return error(404, "no metrics reader here: analytics read the local metrics store "
+                              "(qnabot serve) or, in AWS, Athena (METRICS_ATHENA_DATABASE)")
         today = datetime.now(UTC).date()
         since = (today - timedelta(days=days - 1)).isoformat()
+        turns = services.metrics.turns(since)
+        recorded = services.metrics.feedback(since)
         logged, _ = services.feedback.list(limit=100_000)
-        feedback = services.metrics.feedback(since) + [
+        feedback = list(recorded) + [
             {"datetime": f.time, "feedback": f.verdict, "qid": f.qid, "utterance": f.question}
             for f in reversed(logged) if f.time >= since]
         feedback.sort(key=lambda r: str(r.get("datetime") or ""))
-        return Response(200, content_types.APPLICATION_JSON,
-                        summarize(services.metrics.turns(since), feedback, days=days,
-                                  today=today))
+        summary = summarize(turns, feedback, days=days, today=today)
+        # The reader kept the newest records only: the page says the figures are partial.
+        summary["truncated"] = turns.truncated or recorded.truncated
+        return Response(200, content_types.APPLICATION_JSON, summary)
 
     # --- pages (public; the designer page asks for the token itself) ------------------------
 

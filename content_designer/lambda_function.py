@@ -5,6 +5,8 @@ of :mod:`content_designer.api`. API Gateway's Cognito authorizer guards the admi
 the app checks its claims again. Jobs go to the stack's import/export bucket
 (:class:`content_designer.jobs_s3.S3JobQueue`), where the import/export Lambda runs them;
 feedback is kept in the same bucket (:class:`content_designer.feedback_s3.S3FeedbackLog`).
+The analytics page reads the turn and feedback records with Athena
+(:class:`content_designer.analytics_athena.AthenaMetricsReader`).
 
 Only members of the user pool's ``Admins`` group may use the admin routes
 (:func:`content_designer.aws_web.admins_only`). ``GET config.js`` answers from the stack's web
@@ -13,8 +15,10 @@ sign-in and the Lex transport here; the chat page and the Connect contact-flow d
 from :mod:`content_designer.aws_web`, and page responses get a CSP that lets them reach
 Cognito and Lex.
 
-Environment: :mod:`knowledge.backends`'s variables, plus ``IMPORT_EXPORT_BUCKET`` and
-``WEB_CONFIG_PARAMETER``. Everything is built once per container, on the first request.
+Environment: :mod:`knowledge.backends`'s variables, plus ``IMPORT_EXPORT_BUCKET``,
+``WEB_CONFIG_PARAMETER`` and ``METRICS_ATHENA_DATABASE`` / ``METRICS_ATHENA_WORKGROUP`` (without
+the database the analytics route answers 404). Everything is built once per container, on
+the first request.
 
 Example:
     >>> lambda_handler(api_gateway_event, lambda_context)["statusCode"]  # doctest: +SKIP
@@ -32,6 +36,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from content_designer import aws_web
+from content_designer.analytics_athena import AthenaConfig, AthenaMetricsReader
 from content_designer.api import ADMIN, create_app
 from content_designer.feedback_s3 import S3FeedbackLog
 from content_designer.services import DesignerServices
@@ -54,9 +59,11 @@ def services() -> DesignerServices:
     LAMBDA_HOME.mkdir(parents=True, exist_ok=True)
     kb = open_knowledge_base(LAMBDA_HOME)
     repo = open_settings_repo(LAMBDA_HOME)
+    athena = AthenaConfig.from_env()
     return DesignerServices(kb=kb, settings_repo=repo, jobs=S3JobQueue(bucket),
                             feedback=S3FeedbackLog(bucket), authorize=aws_web.admins_only,
-                            environment={"import_export_bucket": bucket})
+                            environment={"import_export_bucket": bucket},
+                            metrics=AthenaMetricsReader.from_config(athena) if athena else None)
 
 
 @cache

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -49,6 +49,22 @@ class MetricsSink(Protocol):
     def record_feedback(self, record: dict[str, Any]) -> None:
         """Keep one feedback record (see :func:`feedback_record`)."""
         ...
+
+
+class Records(list[dict[str, Any]]):
+    """Records a reader read back (the designer's
+    :class:`~content_designer.analytics.MetricsReader`), oldest first.
+
+    ``truncated`` is True when the window held more records than one read returns: the newest
+    are kept, so the figures leave the oldest out.
+
+    >>> Records([{"qid": "A.1"}], truncated=True).truncated
+    True
+    """
+
+    def __init__(self, records: Iterable[dict[str, Any]] = (), *, truncated: bool = False):
+        super().__init__(records)
+        self.truncated = truncated
 
 
 class NullMetricsSink:

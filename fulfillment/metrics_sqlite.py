@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fulfillment.metrics import now_iso
+from fulfillment.metrics import Records, now_iso
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (time TEXT NOT NULL, record TEXT NOT NULL);
@@ -67,25 +67,25 @@ class SqliteMetricsSink:
         """Keep one feedback record."""
         self._insert("feedback", record)
 
-    def _read(self, table: str, since: str) -> list[dict[str, Any]]:
+    def _read(self, table: str, since: str) -> Records:
         if not self.path.exists():
-            return []
+            return Records()
         with self._lock:
             rows = self._connect().execute(
                 f"SELECT record FROM {table} WHERE time >= ? ORDER BY time DESC LIMIT ?",
                 (since, MAX_READ)).fetchall()
-        records = []
+        records: list[dict[str, Any]] = []
         for (text,) in reversed(rows):
             try:
                 records.append(json.loads(text))
             except ValueError:
                 continue
-        return records
+        return Records(records, truncated=len(rows) >= MAX_READ)
 
-    def turns(self, since: str = "") -> list[dict[str, Any]]:
+    def turns(self, since: str = "") -> Records:
         """Turn records from ``since`` (an ISO date or time) on, oldest first."""
         return self._read("turns", since)
 
-    def feedback(self, since: str = "") -> list[dict[str, Any]]:
+    def feedback(self, since: str = "") -> Records:
         """Feedback records from ``since`` on, oldest first."""
         return self._read("feedback", since)

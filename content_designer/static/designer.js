@@ -844,6 +844,11 @@ async function loadAnalytics() {
     $("analytics-error").append(errorView(error));
     return;
   }
+  if (data.truncated) {
+    $("analytics-error").append(el("p", {class: "warnings", role: "status"},
+      "These figures leave out the oldest records: the period held more than one read returns. " +
+      "Choose fewer days for complete figures."));
+  }
   const t = data.totals;
   const fb = data.feedback;
   clear($("analytics-cards")).append(

@@ -294,3 +294,28 @@ def test_metrics_reach_s3_through_firehose_and_athena_can_read_them(template):
     assert variables["METRICS_FIREHOSE_STREAM"] == {"Ref": "MetricsDeliveryStream"}
     assert variables["FEEDBACK_FIREHOSE_STREAM"] == {"Ref": "FeedbackDeliveryStream"}
     assert resources(template, "AWS::CloudWatch::Dashboard")
+
+
+def test_the_designer_reads_the_metrics_tables_with_athena_in_its_own_workgroup(template):
+    variables = template["Resources"]["AdminFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["METRICS_ATHENA_DATABASE"] == {"Ref": "MetricsDatabase"}
+    assert variables["METRICS_ATHENA_WORKGROUP"] == {"Ref": "MetricsWorkGroup"}
+    workgroup = template["Resources"]["MetricsWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["EnforceWorkGroupConfiguration"] is True
+    results = workgroup["ResultConfiguration"]
+    assert results["EncryptionConfiguration"]["EncryptionOption"] in ("SSE_S3", "SSE_KMS")
+    assert results["OutputLocation"] == {"Fn::Sub": "s3://${MetricsBucket}/athena-results/"}
+    rules = template["Resources"]["MetricsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {"Id": "expire-query-results", "Status": "Enabled", "Prefix": "athena-results/",
+            "ExpirationInDays": 1} in rules
+    granted = {a: s for o, s in statements(template) if o == "AdminRole"
+               for a in as_list(s["Action"])}
+    assert granted["athena:StartQueryExecution"]["Resource"] == {"Fn::Sub": (
+        "arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/"
+        "${MetricsWorkGroup}")}
+    # the records are only read; the queries write their results under athena-results/ only
+    on_metrics = [s for o, s in statements(template)
+                  if o == "AdminRole" and "MetricsBucket" in json.dumps(s["Resource"])]
+    writes = [s for s in on_metrics if "s3:PutObject" in as_list(s["Action"])]
+    assert [w["Resource"] for w in writes] == [
+        {"Fn::Sub": "${MetricsBucket.Arn}/athena-results/*"}]
