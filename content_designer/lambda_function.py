@@ -13,8 +13,10 @@ sign-in and the Lex transport here; the chat page and the Connect contact-flow d
 from :mod:`content_designer.aws_web`, and page responses get a CSP that lets them reach
 Cognito and Lex.
 
-Environment: :mod:`knowledge.backends`'s variables, plus ``IMPORT_EXPORT_BUCKET`` and
-``WEB_CONFIG_PARAMETER``. Everything is built once per container, on the first request.
+Environment: :mod:`knowledge.backends`'s variables, plus ``IMPORT_EXPORT_BUCKET``,
+``WEB_CONFIG_PARAMETER`` and ``CLASSIFIER_TRAINING_FUNCTION`` (the import/export function,
+which trains the classifier after an edit of a big knowledge base). Everything is built once
+per container, on the first request.
 
 Example:
     >>> lambda_handler(api_gateway_event, lambda_context)["statusCode"]  # doctest: +SKIP
@@ -46,13 +48,17 @@ LAMBDA_HOME = Path("/tmp/qnabot")
 @cache
 def services() -> DesignerServices:
     """The services of this container (the OpenSearch knowledge base, in AWS)."""
-    from content_designer.jobs_s3 import S3JobQueue
+    from content_designer.jobs_s3 import InvokeClassifierTraining, S3JobQueue
 
     bucket = os.environ.get("IMPORT_EXPORT_BUCKET", "").strip()
     if not bucket:
         raise ConfigurationError("set IMPORT_EXPORT_BUCKET to the stack's import/export bucket")
     LAMBDA_HOME.mkdir(parents=True, exist_ok=True)
-    kb = open_knowledge_base(LAMBDA_HOME)
+    trainer = os.environ.get("CLASSIFIER_TRAINING_FUNCTION", "").strip()
+    # After an edit of a big knowledge base the import/export function trains (this process
+    # is frozen once it has answered); without it, a thread here (a local run of the handler).
+    kb = open_knowledge_base(LAMBDA_HOME, retrain_large=(
+        InvokeClassifierTraining(trainer) if trainer else None))
     repo = open_settings_repo(LAMBDA_HOME)
     return DesignerServices(kb=kb, settings_repo=repo, jobs=S3JobQueue(bucket),
                             feedback=S3FeedbackLog(bucket), authorize=aws_web.admins_only,

@@ -713,9 +713,8 @@ class SqliteStore:
     def _read(self) -> Iterator[sqlite3.Connection]:
         """One consistent snapshot for a read (or the thread's own open write transaction)."""
         conn = self._connection()
-        with conn.in_use:
-            with self._snapshot(conn) as reading:
-                yield reading
+        with conn.in_use, self._snapshot(conn) as reading:
+            yield reading
 
     @contextmanager
     def _snapshot(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
@@ -756,9 +755,8 @@ class SqliteStore:
         database's error) are never mistaken for this file's.
         """
         conn = self._connection()
-        with conn.in_use:
-            with self._transaction(conn) as writing:
-                yield writing
+        with conn.in_use, self._transaction(conn) as writing:
+            yield writing
 
     @contextmanager
     def _transaction(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
@@ -955,6 +953,30 @@ class SqliteStore:
                     (last, last, ITER_PAGE_SIZE)).fetchall()
             for _, data in rows:
                 yield Item(json.loads(data))
+            if len(rows) < ITER_PAGE_SIZE:
+                return
+            last = rows[-1][0]
+
+    def iter_stored(self) -> Iterator[StoredItem]:
+        """Every QnA and text item with its stored (unit) vectors, sorted by qid; see
+        :meth:`knowledge.store.Store.iter_stored`. Read a page at a time, each page in one
+        snapshot."""
+        last = None
+        while True:
+            with self._read() as conn:
+                info = self._index_info(conn)
+                rows = conn.execute(
+                    "SELECT qid, json FROM items WHERE ? IS NULL OR qid > ? ORDER BY qid LIMIT ?",
+                    (last, last, ITER_PAGE_SIZE)).fetchall()
+                vectors = _stored_vectors(conn, [qid for qid, _ in rows])
+            for qid, data in rows:
+                if qid not in vectors:
+                    continue  # not matched (a slot type): it has no answer vector
+                questions, answer = vectors[qid]
+                question_matrix = np.frombuffer(b"".join(questions), dtype=np.float32)
+                yield StoredItem(item=Item(json.loads(data)),
+                                 question_vectors=question_matrix.reshape(-1, info.dimension),
+                                 answer_vector=np.frombuffer(answer, dtype=np.float32))
             if len(rows) < ITER_PAGE_SIZE:
                 return
             last = rows[-1][0]
