@@ -9,8 +9,9 @@ every :data:`VERSION_TTL` seconds, so a warm turn makes no S3 call and a new mod
 every container within a minute.
 
 S3 failing never fails a turn: a failed HEAD keeps the last answer (and the model loaded with
-it), a failed GET keeps the model loaded before, and both are logged once per distinct error;
-without any model, matching decides on the cosine (:mod:`knowledge.matching`).
+it), a failed GET keeps the model loaded before (and is tried again after the next HEAD), and
+each distinct error is logged once per process; without any model, matching decides on the
+cosine (:mod:`knowledge.matching`).
 
 Example:
     >>> repo = S3ClassifierRepo("qnabot-jobs-123", "classifier/qnabot.npz")  # doctest: +SKIP
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 VERSION_TTL = 60.0
 #: Seconds one S3 read may wait: a turn (30 s Lambda limit) must go on without the model.
 READ_TIMEOUT = 10.0
+#: Distinct S3 errors logged per process (each once).
+MAX_REPORTED = 20
 #: The codes S3 answers a HEAD or GET of a missing object with.
 MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
@@ -55,7 +58,7 @@ class S3ClassifierRepo:
         self._failed_loads = 0  # part of the version, so a failed GET is tried again
         self._model: ItemClassifier | None = None
         self._model_etag: str | None = None
-        self._last_problem = ""
+        self._reported: set[str] = set()
         self._version: object = None
 
     @property
@@ -117,8 +120,9 @@ class S3ClassifierRepo:
 
     def _report(self, doing: str, exc: Exception) -> None:
         problem = f"{type(exc).__name__}: {exc}"
-        if problem != self._last_problem:  # once per distinct error, not once per minute
-            self._last_problem = problem
+        # once per distinct error and process, not once a minute
+        if problem not in self._reported and len(self._reported) < MAX_REPORTED:
+            self._reported.add(problem)
             logger.warning(
                 "could not %s the classifier at %s (%s); matching goes on with the model "
                 "loaded before, or the cosine without one. Check that the function's role may "
