@@ -9,6 +9,7 @@ Everything lives in one bucket (the stack's ``ImportExportBucket``)::
     exports/<job id>/export.json        the exported QnABot file
     test_all/<job id>/request.json      a "test all" request (optional labeled file beside it)
     status/<job id>.json                every job's status: state, counts, problems, progress
+    classifier/<index>.npz              the knowledge base's classifier (knowledge.classifier_s3)
 
 An ``s3:ObjectCreated:*`` event on ``imports/``, ``exports/`` or ``test_all/`` invokes
 :func:`lambda_handler`, which downloads the object to ``/tmp`` in a stream and runs the same
@@ -17,6 +18,11 @@ until the store has committed the whole import (one transaction: an OpenSearch r
 an alias, an upsert is sent only after the whole file was read and embedded), so a half-applied
 import is never shown as ``succeeded``; a function that times out leaves ``running``, which
 :meth:`S3JobQueue.status` reports as failed once the function's time limit has passed.
+
+The same function trains the knowledge base's classifier and saves it to S3, where every
+function reads it: after an import (in the same invocation, once the job's status is final)
+and when the designer sends :data:`TRAIN_CLASSIFIER_EVENT` after an edit
+(:class:`InvokeClassifierTraining`). See :class:`JobWorker`.
 
 Example:
     >>> queue = S3JobQueue("qnabot-jobs-123")  # doctest: +SKIP
@@ -32,6 +38,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -51,6 +58,9 @@ from content_designer.jobs import (
     new_job_id,
     run_job,
 )
+from knowledge.aws import LazyClient
+from knowledge.knowledge_base import KnowledgeBase
+from knowledge.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +74,8 @@ STALE_AFTER = timedelta(minutes=16)
 
 #: Runs one job: ``(spec, tracker, output folder)``, as :data:`content_designer.jobs.JobRunner`.
 Runner = Callable[[JobSpec, Tracker, Path], None]
+#: The event that has the function train the classifier (sent after an edit by the designer).
+TRAIN_CLASSIFIER_EVENT = {"action": "train-classifier"}
 
 
 def job_for_key(key: str, dropped_id: str = "") -> tuple[str, JobKind, str] | None:
@@ -256,27 +268,93 @@ def dropped_job_id(record: dict[str, Any]) -> str:
     return f"import-{when:%Y%m%dT%H%M%S}-{digest[:8]}"
 
 
-def default_runner() -> Runner:
-    """Run jobs on the configured knowledge base with the settings current at job start."""
+class JobWorker:
+    """What the import/export function runs jobs with, and where it trains the classifier.
+
+    ``open_kb(retrain_large)`` builds the knowledge base (see
+    :class:`knowledge.knowledge_base.KnowledgeBase`): when a job changes a big knowledge
+    base, it asks for training, which :func:`lambda_handler` runs once the jobs are done
+    and their statuses saved, in the same invocation (15 minutes; a training cut short never
+    makes a finished import look failed). A small knowledge base trains inside the import.
+
+    Example:
+        >>> worker = JobWorker(lambda retrain: KnowledgeBase(store, embeddings,
+        ...                                                  retrain_large=retrain),
+        ...                    Settings.defaults)  # doctest: +SKIP
+    """
+
+    def __init__(self, open_kb: Callable[[Callable[[], None]], KnowledgeBase],
+                 settings: Callable[[], Settings]):
+        self.kb = open_kb(self.request_training)
+        self.settings = settings
+        self.training_requested = False
+
+    def run(self, spec: JobSpec, tracker: Tracker, output_dir: Path) -> None:
+        """Run one job with the settings current at its start (a :data:`Runner`)."""
+        run_job(spec, tracker, self.kb, self.settings(), output_dir)
+
+    def request_training(self) -> None:
+        """Train the classifier after this invocation's jobs."""
+        self.training_requested = True
+
+    def train_if_requested(self) -> dict[str, Any]:
+        """Train and save the classifier if asked to; ``{"classifier": outcome}`` or ``{}``."""
+        if not self.training_requested:
+            return {}
+        self.training_requested = False
+        started = time.perf_counter()
+        self.kb.classifier.run_once()
+        outcome: dict[str, Any] = {"seconds": round(time.perf_counter() - started, 3)}
+        if self.kb.classifier.last_error:
+            logger.error("%s", self.kb.classifier.last_error)
+            outcome.update(state="failed", error=self.kb.classifier.last_error)
+        else:
+            model = self.kb.classifier.current()
+            outcome.update(state="trained", items=len(model.qids) if model else 0)
+        return {"classifier": outcome}
+
+
+def default_worker() -> JobWorker:
+    """Jobs on the configured knowledge base, with the settings current at each job's start."""
     from knowledge.backends import load_settings, open_knowledge_base, open_settings_repo
 
     home = Path(os.environ.get("QNABOT_HOME", "/tmp/qnabot"))
-    kb = open_knowledge_base(home)
     repo = open_settings_repo(home)
+    return JobWorker(lambda retrain: open_knowledge_base(home, retrain_large=retrain),
+                     lambda: load_settings(repo))
 
-    def run(spec: JobSpec, tracker: Tracker, output_dir: Path) -> None:
-        run_job(spec, tracker, kb, load_settings(repo), output_dir)
 
-    return run
+class InvokeClassifierTraining:
+    """Has the import/export function train the classifier: an asynchronous invocation with
+    :data:`TRAIN_CLASSIFIER_EVENT`. The designer's knowledge base in AWS retrains this way
+    after an edit (``retrain_large``): API Gateway waits 29 seconds, the function 15 minutes,
+    and a Lambda process is frozen once it has answered, so a thread of its own never runs.
+
+    Example:
+        >>> InvokeClassifierTraining("qnabot-import-export")()  # doctest: +SKIP
+    """
+
+    def __init__(self, function_name: str, client: Any = None):
+        self.function_name = function_name
+        self._lambda = LazyClient("lambda", read_timeout=5, client=client)
+
+    def __call__(self) -> None:
+        """Queue the training (Lambda answers 202 at once; errors raise)."""
+        self._lambda.get().invoke(FunctionName=self.function_name, InvocationType="Event",
+                                  Payload=json.dumps(TRAIN_CLASSIFIER_EVENT).encode())
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None,
-                   runner: Runner | None = None, client: Any = None) -> dict[str, Any]:
-    """Entry point of the import/export function: run each job the event's objects start."""
-    runner = runner or default_runner()
+                   worker: JobWorker | None = None, client: Any = None) -> dict[str, Any]:
+    """Entry point of the import/export function: run each job the event's objects start,
+    and train the classifier when a job changed a big knowledge base or the event is
+    :data:`TRAIN_CLASSIFIER_EVENT`."""
+    worker = worker or default_worker()
     results = []
     for bucket, key, dropped_id in object_records(event):
-        status = S3JobQueue(bucket, client).run_object(key, runner, dropped_id)
+        status = S3JobQueue(bucket, client).run_object(key, worker.run, dropped_id)
         if status is not None:
             results.append({"job": status.id, "state": status.state})
-    return {"jobs": results}
+    if event.get("action") == TRAIN_CLASSIFIER_EVENT["action"]:
+        worker.request_training()
+    return {"jobs": results, **worker.train_if_requested()}

@@ -16,9 +16,10 @@ from :mod:`content_designer.aws_web`, and page responses get a CSP that lets the
 Cognito and Lex.
 
 Environment: :mod:`knowledge.backends`'s variables, plus ``IMPORT_EXPORT_BUCKET``,
-``WEB_CONFIG_PARAMETER`` and ``METRICS_ATHENA_DATABASE`` / ``METRICS_ATHENA_WORKGROUP`` (without
-the database the analytics route answers 404). Everything is built once per container, on
-the first request.
+``WEB_CONFIG_PARAMETER``, ``METRICS_ATHENA_DATABASE`` / ``METRICS_ATHENA_WORKGROUP`` (without
+the database the analytics route answers 404) and ``CLASSIFIER_TRAINING_FUNCTION`` (the
+import/export function, which trains the classifier after an edit of a big knowledge base).
+Everything is built once per container, on the first request.
 
 Example:
     >>> lambda_handler(api_gateway_event, lambda_context)["statusCode"]  # doctest: +SKIP
@@ -51,13 +52,17 @@ LAMBDA_HOME = Path("/tmp/qnabot")
 @cache
 def services() -> DesignerServices:
     """The services of this container (the OpenSearch knowledge base, in AWS)."""
-    from content_designer.jobs_s3 import S3JobQueue
+    from content_designer.jobs_s3 import InvokeClassifierTraining, S3JobQueue
 
     bucket = os.environ.get("IMPORT_EXPORT_BUCKET", "").strip()
     if not bucket:
         raise ConfigurationError("set IMPORT_EXPORT_BUCKET to the stack's import/export bucket")
     LAMBDA_HOME.mkdir(parents=True, exist_ok=True)
-    kb = open_knowledge_base(LAMBDA_HOME)
+    trainer = os.environ.get("CLASSIFIER_TRAINING_FUNCTION", "").strip()
+    # After an edit of a big knowledge base the import/export function trains (this process
+    # is frozen once it has answered); without it, a thread here (a local run of the handler).
+    kb = open_knowledge_base(LAMBDA_HOME, retrain_large=(
+        InvokeClassifierTraining(trainer) if trainer else None))
     repo = open_settings_repo(LAMBDA_HOME)
     athena = AthenaConfig.from_env()
     return DesignerServices(kb=kb, settings_repo=repo, jobs=S3JobQueue(bucket),

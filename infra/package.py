@@ -71,8 +71,8 @@ SOURCE_ONLY = ("esprima", "word2number")
 WHEELS_CACHE = ROOT / "build" / ".wheels"
 #: What a cold start imports in AWS (the handler and the adapters the environment selects).
 COLD_IMPORTS = ("fulfillment.handler", "knowledge.stores.opensearch_store",
-                "knowledge.settings_dynamodb", "fulfillment.memory_dynamodb",
-                "knowledge.embeddings.bedrock")
+                "knowledge.classifier_s3", "knowledge.settings_dynamodb",
+                "fulfillment.memory_dynamodb", "knowledge.embeddings.bedrock")
 
 
 @dataclass(frozen=True)

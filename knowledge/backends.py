@@ -14,6 +14,8 @@ Environment variables:
 ``EMBEDDINGS_DIMENSIONS``      vector length for Bedrock Titan v2 (256, 512, 1024) or LAMBDA
 ``EMBEDDINGS_LAMBDA_ARN``      the user's embeddings Lambda (with ``EMBEDDINGS_API=LAMBDA``)
 ``SETTINGS_TABLE``             DynamoDB table for settings (else ``settings.json`` in the home)
+``CLASSIFIER_BUCKET``          S3 bucket of the classifier (else a file in the home)
+``CLASSIFIER_KEY``             its key (default ``classifier/<OPENSEARCH_INDEX>.npz``)
 =============================  =============================================================
 
 Example:
@@ -23,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -110,25 +113,35 @@ def load_settings(repo: SettingsRepo) -> Settings:
     return Settings.from_overrides(repo.overrides())
 
 
-def open_knowledge_base(home: Path | None = None) -> KnowledgeBase:
+def open_knowledge_base(home: Path | None = None, *,
+                        retrain_large: Callable[[], None] | None = None) -> KnowledgeBase:
     """The knowledge base over the configured store and embeddings, with the embedding cache.
 
     The cache lives in the home folder (``/tmp`` in Lambda), keyed by the model id, so
-    identical text is never embedded twice.
+    identical text is never embedded twice. ``retrain_large``: see :class:`KnowledgeBase`.
     """
     from knowledge.embeddings.cache import CachedEmbeddings, SqliteEmbeddingCache
 
     home = home or qnabot_home()
     cache = SqliteEmbeddingCache(home / "embeddings.sqlite")
     embeddings = CachedEmbeddings(open_embeddings(), cache)
-    return KnowledgeBase(open_store(home), embeddings, open_classifier_repo(home))
+    return KnowledgeBase(open_store(home), embeddings, open_classifier_repo(home),
+                         retrain_large=retrain_large)
 
 
 def open_classifier_repo(home: Path | None = None) -> ClassifierRepo:
-    """Where the knowledge base's classifier is kept: a file next to the embedded store
-    (it records its embeddings model); in memory with OpenSearch (retrained by each process)."""
+    """Where the knowledge base's classifier is kept: an S3 object when ``CLASSIFIER_BUCKET``
+    is set (AWS: every function reads the model the import/export function trained), else a
+    file next to the embedded store (it records its embeddings model), else (OpenSearch
+    without a bucket) in memory: each process trains its own after its own writes."""
     from knowledge.classifier import FileClassifierRepo, MemoryClassifierRepo
 
+    bucket = _env("CLASSIFIER_BUCKET")
+    if bucket:
+        from knowledge.classifier_s3 import S3ClassifierRepo
+
+        index = _env("OPENSEARCH_INDEX") or "qnabot"
+        return S3ClassifierRepo(bucket, _env("CLASSIFIER_KEY") or f"classifier/{index}.npz")
     if _env("QNABOT_STORE", "embedded").lower() != "embedded":
         return MemoryClassifierRepo()
     return FileClassifierRepo((home or qnabot_home()) / "classifier.npz")

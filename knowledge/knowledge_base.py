@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 
@@ -28,6 +29,8 @@ from knowledge.matching import Matcher, MatchMode, SearchResult
 from knowledge.sentences import split_sentences
 from knowledge.settings import Settings
 from knowledge.store import DimensionMismatchError, IndexInfo, Store, StoredItem
+
+logger = logging.getLogger(__name__)
 
 #: Items embedded and written per batch during imports.
 BATCH_SIZE = 256
@@ -65,9 +68,16 @@ class KnowledgeBase:
     """Items, their vectors, and matching, over one store and one embeddings model."""
 
     def __init__(self, store: Store, embeddings: Embeddings,
-                 classifier_repo: ClassifierRepo | None = None):
+                 classifier_repo: ClassifierRepo | None = None, *,
+                 retrain_large: Callable[[], None] | None = None):
+        """``retrain_large`` starts the classifier's training after the items of a knowledge
+        base above :data:`INLINE_TRAINING_ITEMS` changed, without holding up the change. By
+        default a thread of this process trains; a Lambda function, frozen once it has
+        answered, passes one that has the import/export function train
+        (:mod:`content_designer.jobs_s3`)."""
         self.store = store
         self.embeddings = embeddings
+        self.retrain_large = retrain_large
         self.classifier = ClassifierService(classifier_repo or MemoryClassifierRepo(),
                                             self.training_set,
                                             lambda: self.embeddings.model_id)
@@ -158,13 +168,20 @@ class KnowledgeBase:
 
     def refresh_classifier(self) -> None:
         """Retrain the classifier after the items changed: at once for a small knowledge
-        base, else on a background thread, where turns keep the previous model meanwhile
-        (items it has not seen compete with their cosine) and edits in quick succession
-        share one training."""
+        base, else through ``retrain_large`` or on a background thread, where turns keep the
+        previous model meanwhile (items it has not seen compete with their cosine) and edits
+        in quick succession share one training. Failing to start it keeps the change and
+        the previous model, and says why in ``classifier.last_error``."""
         if self.store.count() <= INLINE_TRAINING_ITEMS:
             self.classifier.run_once()
-        else:
+        elif self.retrain_large is None:
             self.classifier.retrain_soon()
+        else:
+            try:
+                self.retrain_large()
+            except Exception as exc:  # noqa: BLE001 - the items are stored either way
+                self.classifier.last_error = f"could not start classifier training: {exc}"
+                logger.warning("%s", self.classifier.last_error)
 
     def wait_for_classifier(self, timeout: float | None = None) -> None:
         """Block until a retraining in progress is saved (CLI commands, evaluation, tests)."""
@@ -176,20 +193,22 @@ class KnowledgeBase:
 
     def training_set(self) -> TrainingSet | None:
         """The classifier's examples: each QnA item's questions and answer; each passage and
-        its sentences. Vectors come through the embeddings cache, so this re-embeds nothing
-        an import already embedded (except passage sentences, once)."""
+        its sentences. Question, answer and passage vectors are the stored ones
+        (:meth:`Store.iter_stored`), so training embeds nothing an import embedded (in Lambda
+        the embeddings cache starts empty); only a passage's sentences are embedded, through
+        the cache."""
+        self.check_index()  # stored vectors of another model would train a wrong model
         rows = []
-        for batch in batched(self.store.iter_items(), BATCH_SIZE):
-            for stored in self.embed_items(batch):
-                item = stored.item
-                if item.kind == "qna" and item.questions:
-                    rows.append((item.qid, stored.question_vectors, stored.answer_vector))
-                elif item.kind == "text":
-                    sentences = [s for s in split_sentences(item.passage) if len(s) > 20]
-                    vectors = [stored.answer_vector[None, :]]
-                    if len(sentences) > 1:
-                        vectors.append(np.asarray(self.embeddings.embed(sentences, "q")))
-                    rows.append((item.qid, np.concatenate(vectors), None))
+        for stored in self.store.iter_stored():
+            item = stored.item
+            if item.kind == "qna" and item.questions:
+                rows.append((item.qid, stored.question_vectors, stored.answer_vector))
+            elif item.kind == "text":
+                sentences = [s for s in split_sentences(item.passage) if len(s) > 20]
+                vectors = [stored.answer_vector[None, :]]
+                if len(sentences) > 1:
+                    vectors.append(np.asarray(self.embeddings.embed(sentences, "q")))
+                rows.append((item.qid, np.concatenate(vectors), None))
         return TrainingSet.of(rows) if rows else None
 
     def reindex(self, on_stored: Callable[[int], None] | None = None) -> int:

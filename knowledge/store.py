@@ -140,6 +140,17 @@ class Store(Protocol):
         """Every item, sorted by qid."""
         ...
 
+    def iter_stored(self) -> Iterator[StoredItem]:
+        """Every QnA and text item with the vectors stored for it, sorted by qid (slot types,
+        which have no vectors, are left out).
+
+        The classifier trains on these, so nothing an import embedded is embedded again (in
+        Lambda the embeddings cache starts empty: re-embedding would call Bedrock for every
+        text). Vectors are float32, one question vector per question (zero rows for a text
+        item); their length may differ from what was put (one store keeps unit vectors).
+        """
+        ...
+
     def count(self) -> int:
         """How many items are stored."""
         ...

@@ -229,6 +229,27 @@ def document(stored: StoredItem) -> dict[str, Any]:
     return doc
 
 
+_VECTOR_FIELDS = ("answer_vector", "passage_vector")
+
+
+def _stored_item(source: dict[str, Any]) -> StoredItem | None:
+    """The item of a document with its vectors; None for a slot type (no vectors).
+
+    Example:
+        >>> from knowledge.items import parse_item
+        >>> item = parse_item({"qid": "Hi.1", "q": ["Hello"], "a": "Hi!"})
+        >>> _stored_item(document(StoredItem(item, np.ones((1, 2)), np.ones(2)))).answer_vector
+        array([1., 1.], dtype=float32)
+    """
+    answer = next((source[name] for name in _VECTOR_FIELDS if name in source), None)
+    if answer is None:
+        return None
+    answer_vector = np.asarray(answer, dtype=np.float32)
+    questions = [q["vector"] for q in source.get("questions") or () if "vector" in q]
+    question_vectors = np.asarray(questions, dtype=np.float32).reshape(-1, len(answer_vector))
+    return StoredItem(Item(source["item"]), question_vectors, answer_vector)
+
+
 def client_filter_clause(client_filter: str | None) -> dict[str, Any]:
     """Items without ``clientFilterValues``, or (with a client) those listing its word.
 
@@ -461,10 +482,23 @@ class OpenSearchStore:
 
     def iter_items(self) -> Iterator[Item]:
         """Every item sorted by qid, paged with ``search_after`` (no scroll context to leak)."""
+        for source in self._iter_sources(["item"]):
+            yield Item(source["item"])
+
+    def iter_stored(self) -> Iterator[StoredItem]:
+        """Every QnA and text item with the vectors of its document, sorted by qid; see
+        :meth:`knowledge.store.Store.iter_stored`."""
+        for source in self._iter_sources(["item", "questions.vector", *_VECTOR_FIELDS]):
+            stored = _stored_item(source)
+            if stored is not None:
+                yield stored
+
+    def _iter_sources(self, fields: list[str]) -> Iterator[dict[str, Any]]:
+        """The ``fields`` of every document sorted by qid, a page at a time (``search_after``)."""
         after: list[Any] | None = None
         while True:
             body: dict[str, Any] = {"query": {"match_all": {}}, "sort": [{"qid": "asc"}],
-                                    "size": _PAGE, "_source": ["item"]}
+                                    "size": _PAGE, "_source": fields}
             if after is not None:
                 body["search_after"] = after
             reply = self._call("read items",
@@ -472,7 +506,7 @@ class OpenSearchStore:
                                missing=_NO_HITS)
             hits = reply["hits"]["hits"]
             for hit in hits:
-                yield Item(hit["_source"]["item"])
+                yield hit["_source"]
             if len(hits) < _PAGE:
                 return
             after = hits[-1]["sort"]

@@ -957,6 +957,30 @@ class SqliteStore:
                 return
             last = rows[-1][0]
 
+    def iter_stored(self) -> Iterator[StoredItem]:
+        """Every QnA and text item with its stored (unit) vectors, sorted by qid; see
+        :meth:`knowledge.store.Store.iter_stored`. Read a page at a time, each page in one
+        snapshot."""
+        last = None
+        while True:
+            with self._read() as conn:
+                info = self._index_info(conn)
+                rows = conn.execute(
+                    "SELECT qid, json FROM items WHERE ? IS NULL OR qid > ? ORDER BY qid LIMIT ?",
+                    (last, last, ITER_PAGE_SIZE)).fetchall()
+                vectors = _stored_vectors(conn, [qid for qid, _ in rows])
+            for qid, data in rows:
+                if qid not in vectors:
+                    continue  # not matched (a slot type): it has no answer vector
+                questions, answer = vectors[qid]
+                question_matrix = np.frombuffer(b"".join(questions), dtype=np.float32)
+                yield StoredItem(item=Item(json.loads(data)),
+                                 question_vectors=question_matrix.reshape(-1, info.dimension),
+                                 answer_vector=np.frombuffer(answer, dtype=np.float32))
+            if len(rows) < ITER_PAGE_SIZE:
+                return
+            last = rows[-1][0]
+
     def count(self) -> int:
         """How many items are stored."""
         with self._read() as conn:

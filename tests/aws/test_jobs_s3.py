@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from content_designer.jobs import JobStatus, run_job
-from content_designer.jobs_s3 import S3JobQueue, job_for_key, lambda_handler
+from content_designer.jobs import JobStatus
+from content_designer.jobs_s3 import JobWorker, S3JobQueue, job_for_key, lambda_handler
 from knowledge.embeddings.hashing import HashingEmbeddings
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import Settings
@@ -54,8 +54,8 @@ def kb(tmp_path):
 
 
 @pytest.fixture
-def runner(kb):
-    return lambda spec, tracker, out: run_job(spec, tracker, kb, Settings.defaults(), out)
+def worker(kb):
+    return JobWorker(lambda retrain: kb, Settings.defaults)
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def status_object(s3, job_id: str) -> dict:
     return json.loads(s3.get_object(Bucket=BUCKET, Key=f"status/{job_id}.json")["Body"].read())
 
 
-def test_a_designer_upload_is_imported_and_its_status_counts_the_items(s3, kb, runner):
+def test_a_designer_upload_is_imported_and_its_status_counts_the_items(s3, kb, worker):
     queue = S3JobQueue(BUCKET, s3)
     job = queue.submit("import", upload=blog_samples(), filename="blog samples.json",
                        options={"replace_all": True})
@@ -89,7 +89,7 @@ def test_a_designer_upload_is_imported_and_its_status_counts_the_items(s3, kb, r
     head = s3.head_object(Bucket=BUCKET, Key=key)
     assert json.loads(head["Metadata"]["qnabot-options"]) == {"replace_all": True}
 
-    assert lambda_handler(s3_event(key), runner=runner, client=s3) == {
+    assert lambda_handler(s3_event(key), worker=worker, client=s3) == {
         "jobs": [{"job": job.id, "state": "succeeded"}]}
 
     status = status_object(s3, job.id)
@@ -100,11 +100,11 @@ def test_a_designer_upload_is_imported_and_its_status_counts_the_items(s3, kb, r
     assert kb.store.count() == 20
 
 
-def test_a_file_dropped_into_the_prefix_is_imported_under_its_own_job(s3, kb, runner):
+def test_a_file_dropped_into_the_prefix_is_imported_under_its_own_job(s3, kb, worker):
     s3.put_object(Bucket=BUCKET, Key="imports/nursery rhymes.json",
                   Body=(FIXTURES / "TextPassage-NurseryRhymeExamples.json").read_bytes())
 
-    [result] = lambda_handler(s3_event("imports/nursery rhymes.json"), runner=runner,
+    [result] = lambda_handler(s3_event("imports/nursery rhymes.json"), worker=worker,
                               client=s3)["jobs"]
 
     assert result["state"] == "succeeded"
@@ -114,11 +114,11 @@ def test_a_file_dropped_into_the_prefix_is_imported_under_its_own_job(s3, kb, ru
     assert kb.store.get("0.HumptyDumpty") is not None
 
 
-def test_invalid_items_are_reported_and_the_valid_ones_stored(s3, kb, runner):
+def test_invalid_items_are_reported_and_the_valid_ones_stored(s3, kb, worker):
     s3.put_object(Bucket=BUCKET, Key="imports/mixed.json",
                   Body=(FIXTURES / "import-fail-expected.json").read_bytes())
 
-    [result] = lambda_handler(s3_event("imports/mixed.json"), runner=runner, client=s3)["jobs"]
+    [result] = lambda_handler(s3_event("imports/mixed.json"), worker=worker, client=s3)["jobs"]
 
     status = S3JobQueue(BUCKET, s3).status(result["job"])
     assert status.state == "succeeded"
@@ -126,10 +126,10 @@ def test_invalid_items_are_reported_and_the_valid_ones_stored(s3, kb, runner):
     assert all(problem["file"] == "mixed.json" for problem in status.problems)
 
 
-def test_an_unreadable_file_fails_the_job_and_changes_nothing(s3, kb, runner, saved_states):
+def test_an_unreadable_file_fails_the_job_and_changes_nothing(s3, kb, worker, saved_states):
     s3.put_object(Bucket=BUCKET, Key="imports/broken.json", Body=b'{"qna": [{"qid": "A.1", ')
 
-    [result] = lambda_handler(s3_event("imports/broken.json"), runner=runner,
+    [result] = lambda_handler(s3_event("imports/broken.json"), worker=worker,
                               client=s3)["jobs"]
 
     assert result["state"] == "failed"
@@ -139,14 +139,14 @@ def test_an_unreadable_file_fails_the_job_and_changes_nothing(s3, kb, runner, sa
     assert "succeeded" not in [state for state, _ in saved_states]
 
 
-def test_a_failing_import_is_never_shown_as_complete(s3, kb, runner, saved_states, monkeypatch):
+def test_a_failing_import_is_never_shown_as_complete(s3, kb, worker, saved_states, monkeypatch):
     def embeddings_down(texts, input_type="q"):
         raise RuntimeError("Bedrock throttled the embeddings call")
 
     monkeypatch.setattr(kb.embeddings, "embed", embeddings_down)
     s3.put_object(Bucket=BUCKET, Key="imports/faq.json", Body=blog_samples())
 
-    [result] = lambda_handler(s3_event("imports/faq.json"), runner=runner, client=s3)["jobs"]
+    [result] = lambda_handler(s3_event("imports/faq.json"), worker=worker, client=s3)["jobs"]
 
     assert result["state"] == "failed"
     assert [state for state, _ in saved_states][:1] == ["running"]
@@ -155,26 +155,26 @@ def test_a_failing_import_is_never_shown_as_complete(s3, kb, runner, saved_state
     assert kb.store.count() == 0
 
 
-def test_a_repeated_event_does_not_run_the_job_twice(s3, kb, runner, saved_states):
+def test_a_repeated_event_does_not_run_the_job_twice(s3, kb, worker, saved_states):
     s3.put_object(Bucket=BUCKET, Key="imports/faq.json", Body=blog_samples())
     event = s3_event("imports/faq.json")
 
-    first = lambda_handler(event, runner=runner, client=s3)
+    first = lambda_handler(event, worker=worker, client=s3)
     saved = len(saved_states)
-    second = lambda_handler(event, runner=runner, client=s3)
+    second = lambda_handler(event, worker=worker, client=s3)
 
     assert first["jobs"][0]["state"] == "succeeded"
     assert second == {"jobs": []}
     assert len(saved_states) == saved
 
 
-def test_an_export_request_writes_the_file_beside_it_with_a_download_link(s3, kb, runner):
+def test_an_export_request_writes_the_file_beside_it_with_a_download_link(s3, kb, worker):
     queue = S3JobQueue(BUCKET, s3)
     job = queue.submit("import", upload=blog_samples(), filename="faq.json")
-    lambda_handler(s3_event(f"imports/{job.id}/faq.json"), runner=runner, client=s3)
+    lambda_handler(s3_event(f"imports/{job.id}/faq.json"), worker=worker, client=s3)
     export = queue.submit("export", options={"qid_filter": "Alexa", "prefix": True})
 
-    [result] = lambda_handler(s3_event(f"exports/{export.id}/request.json"), runner=runner,
+    [result] = lambda_handler(s3_event(f"exports/{export.id}/request.json"), worker=worker,
                               client=s3)["jobs"]
 
     assert result["state"] == "succeeded"
@@ -184,7 +184,7 @@ def test_an_export_request_writes_the_file_beside_it_with_a_download_link(s3, kb
     assert queue.status(export.id).result["download"].endswith(f"{export.id}/export.json")
     assert queue.output_url(export.id).startswith(f"https://{BUCKET}.s3.amazonaws.com/")
     # the export file's own event starts nothing
-    assert lambda_handler(s3_event(f"exports/{export.id}/export.json"), runner=runner,
+    assert lambda_handler(s3_event(f"exports/{export.id}/export.json"), worker=worker,
                           client=s3) == {"jobs": []}
 
 

@@ -149,7 +149,8 @@ def test_no_statement_allows_every_action_or_an_unlisted_wildcard_resource(templ
             assert set(actions) <= wildcard_ok, (owner, actions)
 
 
-def test_lambda_invocation_is_limited_to_the_given_plugins_hooks_and_bot_build(template):
+def test_lambda_invocation_is_limited_to_the_plugins_hooks_bot_build_and_classifier_training(
+        template):
     allowed = []
     for owner, statement in statements(template):
         if "lambda:InvokeFunction" in as_list(statement["Action"]):
@@ -159,7 +160,10 @@ def test_lambda_invocation_is_limited_to_the_given_plugins_hooks_and_bot_build(t
     assert '{"Ref": "EmbeddingsLambdaArn"}' in resources_text
     assert any("function:${LambdaHookFunctionPrefix}*" in text for text in resources_text)
     assert any("function:${AWS::StackName}-bot-build" in text for text in resources_text)
-    assert len(allowed) == 4
+    assert ("AdminRole", json.dumps({"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:"
+                                     "${AWS::AccountId}:function:${AWS::StackName}-import-export"})
+            ) in allowed
+    assert len(allowed) == 5
     assert template["Resources"]["LambdaLLMPolicy"]["Condition"] == "UseLambdaLLM"
     assert template["Resources"]["LambdaEmbeddingsPolicy"]["Condition"] == "UseLambdaEmbeddings"
 
@@ -219,6 +223,22 @@ def test_s3_imports_trigger_the_import_export_function(template):
     prefixes = {rule["Value"] for e in events.values()
                 for rule in e["Properties"]["Filter"]["S3Key"]["Rules"] if rule["Name"] == "prefix"}
     assert prefixes == {"imports/", "exports/", "test_all/"}
+
+
+def test_every_function_finds_the_classifier_and_the_fulfillment_may_only_read_it(template):
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    bucket = template["Resources"]["ImportExportBucket"]["Properties"]["BucketName"]
+    assert variables["CLASSIFIER_BUCKET"] == bucket
+    fulfillment_s3 = [statement for owner, statement in statements(template)
+                      if owner == "FulfillmentRole"
+                      and any(a.startswith("s3:") for a in as_list(statement["Action"]))]
+    assert [s["Action"] for s in fulfillment_s3] == ["s3:GetObject"]
+    assert json.dumps(fulfillment_s3[0]["Resource"]).endswith('"/classifier/*"]]}')
+    designer = template["Resources"]["AdminFunction"]["Properties"]["Environment"]["Variables"]
+    assert designer["CLASSIFIER_TRAINING_FUNCTION"] == {
+        "Fn::Sub": "${AWS::StackName}-import-export"}
+    assert template["Resources"]["ImportExportFunction"]["Properties"]["FunctionName"] == {
+        "Fn::Sub": "${AWS::StackName}-import-export"}
 
 
 def test_outputs_give_the_designer_url_the_bot_and_the_buckets(template):

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from knowledge.embeddings.hashing import HashingEmbeddings
@@ -66,6 +67,13 @@ def snapshot(store: Store) -> list[dict[str, Any]]:
 
 def qids(matches: list[FieldMatch]) -> list[str]:
     return [m.qid for m in matches]
+
+
+def assert_same_directions(stored: np.ndarray, original: np.ndarray) -> None:
+    """Row by row, ``stored`` points where ``original`` does (stores may keep unit vectors)."""
+    assert stored.dtype == np.float32 and stored.shape == original.shape
+    norms = np.linalg.norm(stored, axis=1) * np.linalg.norm(original, axis=1)
+    assert np.einsum("ij,ij->i", stored, original) / norms == pytest.approx(1.0, abs=1e-5)
 
 
 HOSTILE_TEXTS = [
@@ -251,6 +259,42 @@ class StoreContract:
         put(*(qna(qid, f"question of {qid}") for qid in names))
 
         assert [item.qid for item in store.iter_items()] == sorted(names)
+
+    # -- stored vectors (what the classifier trains on) -----------------------------------
+
+    def test_iter_stored_gives_each_matchable_item_the_vectors_put_for_it(
+            self, store, put, embeddings) -> None:
+        slot_type = {"qid": "Colors", "type": "slottype", "descr": "ticket office colors",
+                     "slotTypeValues": [{"samplevalue": "ticket office"}]}
+        put(qna("Open.2", "Where is the ticket office?", "When does it open?",
+                answer="At nine."), passage("Map.1", "The office is by the pier."), slot_type,
+            qna("Open.1", "Is there a lift?"))
+
+        stored = {s.item.qid: s for s in store.iter_stored()}
+
+        assert list(stored) == ["Map.1", "Open.1", "Open.2"]
+        assert stored["Open.2"].item.questions == ("Where is the ticket office?",
+                                                   "When does it open?")
+        assert_same_directions(stored["Open.2"].question_vectors, embeddings.embed(
+            ["Where is the ticket office?", "When does it open?"], "q"))
+        assert_same_directions(stored["Open.2"].answer_vector[None, :],
+                               embeddings.embed(["At nine."], "a"))
+        assert stored["Map.1"].question_vectors.shape == (0, embeddings.dimension)
+        assert_same_directions(stored["Map.1"].answer_vector[None, :],
+                               embeddings.embed(["The office is by the pier."], "a"))
+
+    def test_iter_stored_gives_the_vectors_of_the_latest_upsert(
+            self, store, put, embeddings) -> None:
+        put(qna("Barn.1", "Where is the red barn?", "Who painted the barn?"))
+        put(qna("Barn.1", "How do I reset my password?"))
+
+        [stored] = store.iter_stored()
+
+        assert_same_directions(stored.question_vectors,
+                               embeddings.embed(["How do I reset my password?"], "q"))
+
+    def test_iter_stored_on_an_empty_store_yields_nothing(self, store) -> None:
+        assert list(store.iter_stored()) == []
 
     # -- listing --------------------------------------------------------------------------
 
