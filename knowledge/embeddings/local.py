@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,10 @@ class LocalEmbeddings:
         self.batch_size = batch_size
         self.threads = threads
         self._lock = threading.Lock()
+        # onnxruntime allocates each call's buffers in the calling thread's malloc arena. Called
+        # from a thread-per-request server, every new thread got its own arena and the process
+        # grew by 700 MB in 150 s; one worker thread runs every call, so they share one arena.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-embeddings")
         self._session: Any = None
         self._tokenizer: Any = None
         self._input_names: frozenset[str] = frozenset()
@@ -114,9 +119,12 @@ class LocalEmbeddings:
         """
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
+        return self._worker.submit(self._embed_now, list(texts)).result()
+
+    def _embed_now(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             self._load()
-            encodings = self._tokenizer.encode_batch(list(texts))
+            encodings = self._tokenizer.encode_batch(texts)
             # Longest first, so each batch pads to nearly its own length.
             order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
             out = np.empty((len(texts), DIMENSION), dtype=np.float32)
@@ -185,7 +193,7 @@ class LocalEmbeddings:
             # Every turn is a new input shape (batch x tokens). With onnxruntime's memory
             # arena and per-shape memory patterns the process grew 9-13 MB a minute under
             # mixed turns and imports and never gave it back; without them it stays flat at
-            # the same CPU per text (bench/soak.py; /tmp experiments in the commit message).
+            # the same CPU per text.
             options.enable_cpu_mem_arena = False
             options.enable_mem_pattern = False
             session = onnxruntime.InferenceSession(
