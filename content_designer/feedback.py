@@ -11,7 +11,7 @@ Example:
     >>> import tempfile, pathlib
     >>> log = FileFeedbackLog(pathlib.Path(tempfile.mkdtemp()) / "feedback.jsonl")
     >>> _ = log.record(Feedback(session_id="s1", qid="Alexa.001", question="Echo?", verdict="up"))
-    >>> [f.verdict for f in log.list()]
+    >>> [f.verdict for f in log.list()[0]]
     ['up']
 """
 
