@@ -5,6 +5,11 @@ back through a :class:`MetricsReader`) into what the analytics page draws: quest
 answered and unanswered, the top questions and top unanswered questions (grouped ignoring
 case, accents and punctuation), feedback per item, answer sources, and LLM calls and latency.
 
+The chat page's welcome turn (``welcome: true`` in its record) is no question: it counts as a
+chat opened (``totals.opened``) and nowhere else. Feedback comes from the metrics records and,
+through :func:`merge_feedback`, from the older feedback log (``POST feedback``), each verdict
+once.
+
 Example:
     >>> turns = [{"datetime": "2026-01-02T10:00:00+00:00", "utterance": "Hi", "got_hits": 1,
     ...           "qid": "Hello.1"}]
@@ -17,7 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from content_designer.item_search import fold
@@ -29,9 +34,12 @@ TOP = 15
 
 #: The fields of a turn record :func:`summarize` reads (a reader may return only these).
 TURN_FIELDS = ("datetime", "sessionId", "utterance", "qid", "got_hits", "answerSource",
-               "latency_ms", "llm_calls", "llm_ms")
-#: The fields of a feedback record :func:`summarize` reads.
-FEEDBACK_FIELDS = ("datetime", "feedback", "qid", "utterance")
+               "latency_ms", "llm_calls", "llm_ms", "welcome")
+#: The fields of a feedback record :func:`summarize` and :func:`merge_feedback` read.
+FEEDBACK_FIELDS = ("datetime", "sessionId", "feedback", "qid", "utterance")
+#: Seconds a feedback log record may precede the metrics record of the same verdict and still
+#: be that verdict (see :func:`merge_feedback`).
+SAME_VERDICT_S = 60.0
 
 
 class MetricsUnavailableError(RuntimeError):
@@ -99,9 +107,13 @@ def summarize(turns: Iterable[dict[str, Any]], feedback: Iterable[dict[str, Any]
     latencies: list[float] = []
     llm_ms: list[float] = []
     llm_calls = 0
+    opened = 0
     for record in turns:
         day = _day(record)
         if day is None or day not in per_day or _is_feedback(record):
+            continue
+        if record.get("welcome") is True:  # the chat page opened, nobody asked yet
+            opened += 1
             continue
         answered = bool(record.get("got_hits"))
         per_day[day]["asked"] += 1
@@ -128,7 +140,7 @@ def summarize(turns: Iterable[dict[str, Any]], feedback: Iterable[dict[str, Any]
         "totals": {"asked": total, "answered": answered_total,
                    "unanswered": total - answered_total,
                    "answer_rate": round(answered_total / total, 4) if total else None,
-                   "sessions": len(sessions - {""})},
+                   "sessions": len(sessions - {""}), "opened": opened},
         "per_day": [{"date": d.isoformat(), "asked": v["asked"], "answered": v["answered"],
                      "unanswered": v["asked"] - v["answered"]} for d, v in per_day.items()],
         "top_questions": _top(asked),
@@ -148,6 +160,59 @@ def _day(record: dict[str, Any]) -> date | None:
         return None
 
 
+def _verdict(record: dict[str, Any]) -> str:
+    """"up" or "down", from QnABot's ``thumbs_up`` / ``thumbs_down`` or the log's verdict."""
+    return "up" if str(record.get("feedback")) in ("thumbs_up", "up", "correct") else "down"
+
+
+def _time(record: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(record.get("datetime") or ""))
+    except ValueError:
+        return None
+
+
+def merge_feedback(recorded: Iterable[dict[str, Any]],
+                   logged: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The metrics store's feedback records and the feedback log's that they do not hold
+    already, oldest first.
+
+    The log (``feedback.jsonl``, S3 ``feedback/``) keeps what ``POST feedback`` records, and,
+    locally, what QnABot's feedback hook wrote before the hook's verdict went to the metrics:
+    that thumbs turn was also recorded by the metrics. A log record with the same session, qid
+    and verdict as a metrics record, at most :data:`SAME_VERDICT_S` seconds before it (the hook
+    wrote during the turn, the metrics after it), is that verdict and is left out.
+
+    >>> metric = {"datetime": "2026-03-02T10:00:01.250+00:00", "sessionId": "s1",
+    ...           "feedback": "thumbs_up", "qid": "A.1"}
+    >>> hook = {"datetime": "2026-03-02T10:00:01+00:00", "sessionId": "s1",
+    ...         "feedback": "up", "qid": "A.1"}
+    >>> posted = {**hook, "sessionId": "s2"}
+    >>> len(merge_feedback([metric], [hook, posted]))
+    2
+    """
+    merged = list(recorded)
+    unmatched: dict[tuple[str, str, str], list[datetime]] = defaultdict(list)
+    for record in merged:
+        when = _time(record)
+        if when is not None:
+            unmatched[_feedback_key(record)].append(when)
+    for record in logged:
+        when, times = _time(record), unmatched.get(_feedback_key(record), [])
+        same = next((t for t in times if when is not None and
+                     0 <= (t - when).total_seconds() <= SAME_VERDICT_S), None)
+        if same is None:
+            merged.append(record)
+        else:
+            times.remove(same)
+    merged.sort(key=lambda r: str(r.get("datetime") or ""))
+    return merged
+
+
+def _feedback_key(record: dict[str, Any]) -> tuple[str, str, str]:
+    return str(record.get("sessionId") or ""), str(record.get("qid") or ""), _verdict(record)
+
+
 def _feedback(records: Iterable[dict[str, Any]], per_day: dict[date, Any]) -> dict[str, Any]:
     """Thumbs up and down in the window, per item (the most disliked first) and the latest."""
     by_qid: dict[str, Counter[str]] = defaultdict(Counter)
@@ -155,7 +220,7 @@ def _feedback(records: Iterable[dict[str, Any]], per_day: dict[date, Any]) -> di
     for record in records:
         if _day(record) not in per_day:
             continue
-        verdict = "up" if str(record.get("feedback")) in ("thumbs_up", "up") else "down"
+        verdict = _verdict(record)
         by_qid[str(record.get("qid") or "")][verdict] += 1
         kept.append({**record, "verdict": verdict})
     items = sorted(({"qid": qid, "up": c["up"], "down": c["down"]} for qid, c in by_qid.items()),

@@ -46,7 +46,7 @@ from aws_lambda_powertools.event_handler.openapi.params import (
 )
 from pydantic import BaseModel, Field
 
-from content_designer.analytics import MetricsUnavailableError, summarize
+from content_designer.analytics import MetricsUnavailableError, merge_feedback, summarize
 from content_designer.chat import display
 from content_designer.feedback import Feedback
 from content_designer.item_search import ItemQuery, find_items
@@ -135,6 +135,11 @@ class ChatRequest(BaseModel):
     text: str = Field(min_length=1, max_length=10_000, description="What the user typed.")
     session_id: SessionId = Field(description="Kept by the page across turns.")
     channel: Literal["text", "voice"] = "text"
+    request_attributes: dict[Annotated[str, Field(max_length=100)],
+                             Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=dict, max_length=20,
+        description="Lex V2 requestAttributes for this turn only, as RecognizeText takes them "
+                    '(the chat page sends {"qnabot_welcome": "true"} on its welcome turn).')
 
 
 class FeedbackRequest(BaseModel):
@@ -638,11 +643,10 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
         since = (today - timedelta(days=days - 1)).isoformat()
         turns = services.metrics.turns(since)
         recorded = services.metrics.feedback(since)
-        logged, _ = services.feedback.list(limit=100_000)
-        feedback = list(recorded) + [
-            {"datetime": f.time, "feedback": f.verdict, "qid": f.qid, "utterance": f.question}
-            for f in reversed(logged) if f.time >= since]
-        feedback.sort(key=lambda r: str(r.get("datetime") or ""))
+        logged, _ = services.feedback.list(limit=100_000)  # the older route's records
+        feedback = merge_feedback(recorded, [
+            {"datetime": f.time, "sessionId": f.session_id, "feedback": f.verdict,
+             "qid": f.qid, "utterance": f.question} for f in reversed(logged) if f.time >= since])
         summary = summarize(turns, feedback, days=days, today=today)
         # The reader kept the newest records only: the page says the figures are partial.
         summary["truncated"] = turns.truncated or recorded.truncated
@@ -687,7 +691,8 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
                   tags=["chat"])
         def chat_turn(request: ChatRequest) -> dict[str, Any]:
             return chat.turn(request.text, session_id=request.session_id,
-                             channel=request.channel)
+                             channel=request.channel,
+                             request_attributes=request.request_attributes)
 
     if importlib.util.find_spec("bot.service") is not None:
         @app.post("/bot", summary="Build the Lex bot from the knowledge base (or check it, "

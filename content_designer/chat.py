@@ -136,16 +136,18 @@ class ChatService:
         self._lock = threading.Lock()
 
     def turn(self, text: str, *, session_id: str, channel: str = "text",
+             request_attributes: Mapping[str, str] | None = None,
              on_partial: Callable[[str], None] | None = None) -> dict[str, Any]:
         """One turn: the Lex V2 response, plus ``display`` for the chat page.
 
+        ``request_attributes`` go with this turn only (Lex V2 ``requestAttributes``).
         ``on_partial`` gets a generated answer's text so far while it is written (text
         channel only; see :mod:`content_designer.streaming`).
         """
         with self._lock:
             attributes = dict(self._sessions.get(session_id) or {})
         event = make_event(text, session_id=session_id, channel=channel,
-                           session_attributes=attributes)
+                           session_attributes=attributes, request_attributes=request_attributes)
         response = self._fulfill(event, LocalLambdaContext(on_partial=on_partial))
         state = response.get("sessionState") or {}
         with self._lock:

@@ -1,15 +1,17 @@
-"""Thumbs up / thumbs down on a chat turn: record it, list it.
+"""The older feedback route (``POST`` / ``GET feedback``): record a verdict, list them.
 
-The chat page sends one :class:`Feedback` per click, naming the turn's qid and question. The
-embedded log appends JSON Lines to ``$QNABOT_HOME/feedback.jsonl`` (one write per record, so a
-crash loses at most the record being written); in AWS QnABot streams the same records to
-Kinesis Firehose, which another adapter of :class:`FeedbackLog` would do.
+A client may send one :class:`Feedback` naming an answer's qid and question. The embedded log
+appends JSON Lines to ``$QNABOT_HOME/feedback.jsonl`` (one write per record, so a crash loses
+at most the record being written); in AWS :mod:`content_designer.feedback_s3` keeps them in S3.
+The chat page itself sends thumbs as utterances, whose feedback the turn's metrics record
+(:mod:`fulfillment.metrics`); the analytics count both, each verdict once
+(:func:`content_designer.analytics.merge_feedback`).
 
 Example:
     >>> import tempfile, pathlib
     >>> log = FileFeedbackLog(pathlib.Path(tempfile.mkdtemp()) / "feedback.jsonl")
     >>> _ = log.record(Feedback(session_id="s1", qid="Alexa.001", question="Echo?", verdict="up"))
-    >>> [f.verdict for f in log.list()]
+    >>> [f.verdict for f in log.list()[0]]
     ['up']
 """
 

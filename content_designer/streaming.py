@@ -23,7 +23,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -69,8 +69,8 @@ def parse_request(body: bytes | None) -> Any:
             "problems": problems}) from None
 
 
-def stream_turn(chat: ChatService, text: str, *, session_id: str,
-                channel: str = "text") -> Iterator[bytes]:
+def stream_turn(chat: ChatService, text: str, *, session_id: str, channel: str = "text",
+                request_attributes: Mapping[str, str] | None = None) -> Iterator[bytes]:
     """The server-sent events of one turn, as the turn produces them."""
     updates: queue.Queue[tuple[object, Any]] = queue.Queue()
     partial: Callable[[str], None] | None = None
@@ -81,6 +81,7 @@ def stream_turn(chat: ChatService, text: str, *, session_id: str,
     def run() -> None:
         try:
             updates.put((_FINAL, chat.turn(text, session_id=session_id, channel=channel,
+                                           request_attributes=request_attributes,
                                            on_partial=partial)))
         except Exception as exc:  # noqa: BLE001 - reported to the page as an error event
             logger.exception("streamed chat turn failed")
@@ -120,7 +121,8 @@ def route(chat: ChatService) -> Callable[[dict[str, Any]], Any]:
             return Streamed(exc.status, [json.dumps(exc.body).encode()],
                             {"Content-Type": "application/json"})
         return Streamed(200, stream_turn(chat, request.text, session_id=request.session_id,
-                                         channel=request.channel),
+                                         channel=request.channel,
+                                         request_attributes=request.request_attributes),
                         {"Content-Type": "text/event-stream; charset=utf-8",
                          "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     return serve

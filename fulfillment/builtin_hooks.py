@@ -4,8 +4,8 @@ QnABot ships example Lambda functions that items name as ``QNA:<name>``. The one
 behaviour belongs to the conversation are played here, without a Lambda:
 
 * ``QNA:ExamplePYTHONLambdaFeedback`` (QnABot's "Thumbs up" / "Thumbs down" items,
-  ``args[0]`` ``correct`` or ``incorrect``): records feedback on the previous answer (its qid
-  and question) through the :class:`FeedbackSink` port, then gives the item's thanks;
+  ``args[0]`` ``correct`` or ``incorrect``): marks the turn as feedback on the previous answer
+  (the turn's metrics record it, :mod:`fulfillment.metrics`), then gives the item's thanks;
 * ``QNA:ExamplePYTHONLambdaNext`` / ``QNA:ExampleJSLambdaNext``: guided navigation, the item
   the previous answer's ``next`` names; ``...Previous``: back along the navigation history;
 * ``QNA:ExampleJSLambdaQuiz``: starts a quiz (:mod:`fulfillment.quiz`);
@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from fulfillment.model import Answer
 from fulfillment.pipeline import TurnState, item_answer
@@ -43,42 +43,18 @@ BuiltinHook = Callable[[TurnState, Item, Answer], Answer]
 MAX_NAVIGATION = 10
 
 
-class FeedbackSink(Protocol):
-    """Port: where thumbs up/down feedback goes (same method as the metrics sink)."""
+def feedback(state: TurnState, item: Item, answer: Answer) -> Answer:
+    """Mark the turn as "correct" / "incorrect" feedback on the previous answer; the item's
+    thanks.
 
-    def record_feedback(self, record: Mapping[str, Any]) -> None:
-        """Keep one feedback record."""
-        ...
-
-
-def feedback(state: TurnState, item: Item, answer: Answer, sink: FeedbackSink | None) -> Answer:
-    """Record "correct" / "incorrect" feedback on the previous answer; the item's thanks."""
+    The mark (``TurnDebug.feedback``) is all the hook does: the turn's metrics
+    (:func:`fulfillment.metrics.feedback_record`) write the one feedback record, with the
+    previous answer's qid and question, also for a thumbs utterance this hook answers.
+    """
     request = state.request
     verdict = (item.lambda_args[0] if item.lambda_args else "correct").strip().lower()
+    state.debug.feedback = "thumbs_down" if verdict == "incorrect" else "thumbs_up"
     previous = context_entry(request, "previous")
-    said = next((m.text for m in reversed(state.history) if m.role != "user"), "")
-    question = str(previous.get("q") or "")
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    record = {  # the designer's feedback fields, and QnABot's (utterance, feedback, datetime)
-        "session_id": request.session_id,
-        "sessionId": request.session_id,
-        "qid": str(previous.get("qid") or ""),
-        "question": question,
-        "utterance": question,
-        "verdict": "down" if verdict == "incorrect" else "up",
-        "feedback": verdict,
-        "answer": said,
-        "time": now,
-        "datetime": now,
-    }
-    if sink is None:
-        state.debug.hook = "feedback not recorded: no feedback sink configured"
-    else:
-        try:
-            sink.record_feedback(record)
-        except Exception as exc:  # noqa: BLE001 - the thanks still stand
-            state.debug.degraded.append(f"feedback not recorded: {exc}")
-            log.warning("could not record feedback: %s", exc)
     # The feedback turn is not an answer to navigate from: the previous answer stays previous.
     answer.context["previous"] = previous or {"qid": "", "q": ""}
     navigation = context_entry(request, "navigation")
@@ -149,12 +125,10 @@ def greeting(utc_offset_hours: int, good: str) -> BuiltinHook:
 class BuiltinHooks:
     """The ``QNA:`` hooks played in process, by name."""
 
-    def __init__(self, feedback_sink: FeedbackSink | None = None):
-        self.feedback_sink = feedback_sink
+    def __init__(self) -> None:
         navigation = {"Next": next_item, "Previous": previous_item}
         self.hooks: dict[str, BuiltinHook] = {
-            "QNA:ExamplePYTHONLambdaFeedback":
-                lambda state, item, answer: feedback(state, item, answer, self.feedback_sink),
+            "QNA:ExamplePYTHONLambdaFeedback": feedback,
             "QNA:ExampleJSLambdaQuiz": start_quiz,
             "QNA:ExampleJSLambdahook": greeting(-8, "good"),
             "QNA:ExamplePYTHONLambdahello": greeting(0, "Good"),

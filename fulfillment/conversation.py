@@ -51,5 +51,5 @@ def follow_ups(services: Services) -> list[FollowUp]:
 
 
 def builtin_hooks(services: Services) -> BuiltinHooks:
-    """QnABot's ``QNA:`` hooks, with the feedback sink of ``services``."""
-    return BuiltinHooks(services.feedback)
+    """QnABot's ``QNA:`` hooks (feedback is recorded with the turn's metrics)."""
+    return BuiltinHooks()

@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Mapping
@@ -60,7 +59,6 @@ class FulfillmentService:
     @classmethod
     def from_environment(cls) -> FulfillmentService:
         """Build every adapter the environment asks for (see :mod:`knowledge.backends`)."""
-        from fulfillment.feedback_log import JsonlFeedbackLog
         from fulfillment.guardrails import GuardSelector
         from fulfillment.hooks import LambdaHookInvoker
         from fulfillment.kendra import KendraRetriever
@@ -86,10 +84,6 @@ class FulfillmentService:
             pii=ComprehendPiiDetector(),
             guard=GuardSelector(home / "guardrails"),
             languages=open_languages(llm),
-            # thumbs up/down: the designer's feedback log locally; in Lambda a metrics sink
-            # (Firehose) is the AWS side's, so none is wired here yet
-            feedback=None if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else
-            JsonlFeedbackLog(home / "feedback.jsonl"),
             url_signer=S3UrlSigner(),
         )
         return cls(TurnPipeline(services), open_settings_repo(home))

@@ -146,16 +146,20 @@ def parse_event(event: Any) -> Request:
 
 def make_event(text: str, *, session_id: str = "local-session", channel: str = "text",
                session_attributes: Mapping[str, str] | None = None,
+               request_attributes: Mapping[str, str] | None = None,
                intent: str = "FallbackIntent", locale: str = "en_US") -> dict[str, Any]:
     """The Lex V2 event for one question, as Lex sends it to the fulfillment code hook.
 
     ``channel="voice"`` builds a spoken turn from Amazon Connect (SSML accepted).
+    ``request_attributes`` are the client's, as RecognizeText's ``requestAttributes`` pass them
+    (e.g. the chat page's welcome mark, :data:`fulfillment.metrics.WELCOME_ATTRIBUTE`).
     """
     voice = channel == "voice"
-    request_attributes = (
-        {ACCEPT_CONTENT_TYPES: "PlainText,SSML", "x-amz-lex:channels:platform": "Connect"}
-        if voice else {}
-    )
+    request_attributes = {
+        **(request_attributes or {}),
+        **({ACCEPT_CONTENT_TYPES: "PlainText,SSML", "x-amz-lex:channels:platform": "Connect"}
+           if voice else {}),
+    }
     return {
         "messageVersion": "1.0",
         "invocationSource": "FulfillmentCodeHook",

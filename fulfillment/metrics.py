@@ -12,6 +12,15 @@ Kibana dashboards. Here the records are built by :func:`turn_record` and
   AWS (``METRICS_FIREHOSE_STREAM``);
 * :class:`NullMetricsSink`: nothing kept (``QNABOT_METRICS=none``, or Lambda without a stream).
 
+A turn the chat page sends on its own when it opens (to get the greeting item) carries the
+request attribute :data:`WELCOME_ATTRIBUTE` (Lex V2 ``requestAttributes``, set per request, so
+the same mark reaches the handler locally and through Lex); its record says ``welcome: true``
+and the analytics count it as a chat opened, not as a question.
+
+Feedback has one writer: :func:`record_turn_metrics`, at most one feedback record per turn,
+whether the turn is a thumbs utterance or QnABot's feedback hook judged the previous answer
+(the hook only marks the turn: ``TurnDebug.feedback``).
+
 User text is redacted with ``REDACTING_REGEX`` when ``ENABLE_REDACTING`` is on, and withheld
 entirely when the question was rejected as personal information. Recording never breaks a
 turn: :func:`record_turn_metrics` logs and carries on.
@@ -37,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 #: QnABot's feedback utterances (the Lex Web UI's default thumbs phrases), folded.
 FEEDBACK_PHRASES = {"thumbs up": "thumbs_up", "thumbs down": "thumbs_down"}
+#: The request attribute the chat page sets (to "true") on its welcome turn only.
+WELCOME_ATTRIBUTE = "qnabot_welcome"
 
 
 class MetricsSink(Protocol):
@@ -112,10 +123,17 @@ def _client_type(turn: TurnResult) -> str:
     return "LEX.Voice" if turn.request.channel == "voice" else "LEX.Text"
 
 
+def is_welcome(turn: TurnResult) -> bool:
+    """True for the chat page's welcome turn (it sets :data:`WELCOME_ATTRIBUTE`), not a
+    question somebody asked."""
+    return str(turn.request.request_attributes.get(WELCOME_ATTRIBUTE, "")).lower() == "true"
+
+
 def turn_record(turn: TurnResult, settings: Settings) -> dict[str, Any]:
     """The metrics record of one turn, under QnABot's field names.
 
-    ``got_hits`` is 1 when the knowledge base (or a retriever) answered, 0 for no_hits.
+    ``got_hits`` is 1 when the knowledge base (or a retriever) answered, 0 for no_hits;
+    ``welcome`` is true for the chat page's welcome turn (see :func:`is_welcome`).
     """
     redact = redactor(settings)
     withheld = turn.debug.pii_rejected
@@ -140,16 +158,26 @@ def turn_record(turn: TurnResult, settings: Settings) -> dict[str, Any]:
         "llm_calls": len(turn.debug.llm_calls),
         "llm_ms": round(llm_ms, 1),
         "latency_ms": round(turn.debug.timings_ms.get("total", 0.0), 1),
+        "welcome": is_welcome(turn),
     }
 
 
+def feedback_verdict(turn: TurnResult) -> str | None:
+    """``thumbs_up`` / ``thumbs_down`` when the turn gave feedback, else None: QnABot's
+    feedback hook judged the previous answer, or the turn is a thumbs utterance (C4)."""
+    if turn.debug.feedback:
+        return turn.debug.feedback
+    return FEEDBACK_PHRASES.get(" ".join(turn.request.transcript.lower().split()).strip(".!"))
+
+
 def feedback_record(turn: TurnResult, settings: Settings) -> dict[str, Any] | None:
-    """The feedback record when the turn is a thumbs up/down utterance (C4); else None.
+    """The feedback record of a turn that gave feedback (:func:`feedback_verdict`); else None.
 
     The judged answer is the previous turn's: its qid is still in the session attributes
-    (``qnabotcontext.previous``, or ``qnabot_qid``).
+    (``qnabotcontext.previous``, or ``qnabot_qid``). One turn gives at most one record, so a
+    thumbs utterance QnABot's feedback item answers (through its hook) counts once.
     """
-    verdict = FEEDBACK_PHRASES.get(" ".join(turn.request.transcript.lower().split()).strip(".!"))
+    verdict = feedback_verdict(turn)
     if verdict is None:
         return None
     previous = turn.request.context.get("previous")

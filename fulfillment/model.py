@@ -175,6 +175,7 @@ class TurnDebug:
     translated_question: str = ""  # the question in the knowledge base's language
     chained: list[str] = field(default_factory=list)  # qids joined by conditional chaining
     dialog: str = ""  # the dialog that answered: elicit response, bot routing, quiz
+    feedback: str = ""  # "thumbs_up" / "thumbs_down": a feedback hook judged the previous answer
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -194,6 +195,7 @@ class TurnDebug:
             "translated_question": self.translated_question,
             "chained": list(self.chained),
             "dialog": self.dialog,
+            "feedback": self.feedback,
         }
 
 

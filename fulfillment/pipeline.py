@@ -74,7 +74,6 @@ from knowledge.settings import Settings
 from knowledge.store import SearchField
 
 if TYPE_CHECKING:  # the conversation modules build on this one
-    from fulfillment.builtin_hooks import FeedbackSink
     from fulfillment.response_bots import ResponseBots
     from fulfillment.routing import SpecialtyBots
 
@@ -106,7 +105,6 @@ class Services:
     #: response bots (Lex for those the environment maps), Lex/Lambda specialty bots.
     response_bots: ResponseBots | None = None
     specialty_bots: SpecialtyBots | None = None
-    feedback: FeedbackSink | None = None  # where thumbs up/down go
     url_signer: Callable[[str], str] | None = None  # presigns S3 links ({{signS3URL ...}})
 
 

@@ -4,6 +4,7 @@
 // "partial" events with the answer so far, then one "final" event with the whole reply) and
 // calls options.onPartial(textSoFar) as the answer grows; on a 404, a network failure or an
 // "error" event before the final reply, it asks POST chat instead. Voice never streams.
+// options.requestAttributes go with that turn only (Lex V2 requestAttributes).
 "use strict";
 
 (function () {
@@ -76,8 +77,8 @@
   }
 
   async function send(text, options) {
-    const {sessionId, channel = "text", onPartial} = options || {};
-    const body = {text, session_id: sessionId, channel};
+    const {sessionId, channel = "text", onPartial, requestAttributes = {}} = options || {};
+    const body = {text, session_id: sessionId, channel, request_attributes: requestAttributes};
     const config = window.QNABOT_CONFIG || {};  // read per turn: the page may change it
     if (config.streaming && channel !== "voice") {
       try {

@@ -10,6 +10,9 @@ const SPEAK_KEY = "qnabot-chat-speak";
 const CONFIG = window.QNABOT_CONFIG || {auth: "token", transport: "local", streaming: false};
 //: What the page says first, as QnABot's Lex Web UI does: the greeting item answers it.
 const WELCOME_UTTERANCE = CONFIG.welcome || "Hello";
+//: Sent with the welcome turn only (Lex V2 requestAttributes, through either transport): the
+//: analytics count it as a chat opened, not as a question (fulfillment/metrics.py).
+const WELCOME_ATTRIBUTES = {qnabot_welcome: "true"};
 const WELCOME_FALLBACK = "Hi! Ask me a question.";
 const WELCOME_FALLBACK_HTML = "<p>Hi! Ask me a question.</p>";
 //: QnABot's feedback utterances (the Lex Web UI's thumbs phrases), contract C4.
@@ -187,7 +190,9 @@ async function ask(text, {kind = "", channel = "text"} = {}) {
   const pending = pendingBubble();
   try {
     const send = await transport();
-    const response = await send.send(text, {sessionId: sessionId(), channel, onPartial: pending.onPartial});
+    const response = await send.send(text, {
+      sessionId: sessionId(), channel, onPartial: pending.onPartial,
+      requestAttributes: kind === "welcome" ? WELCOME_ATTRIBUTES : {}});
     pending.item.remove();
     const display = response.display || {};
     if (kind === "welcome" && !display.got_answer) {  // no greeting item: a plain welcome

@@ -845,14 +845,16 @@ async function loadAnalytics() {
     return;
   }
   if (data.truncated) {
-    $("analytics-error").append(el("p", {class: "warnings", role: "status"},
+    $("analytics-error").append(el("p", {class: "notice", role: "status"},
       "These figures leave out the oldest records: the period held more than one read returns. " +
       "Choose fewer days for complete figures."));
   }
   const t = data.totals;
   const fb = data.feedback;
   clear($("analytics-cards")).append(
-    card("questions", t.asked, `${t.sessions} conversations`),
+    // opened: the chat page's welcome turns, which are not questions
+    card("questions", t.asked, `${t.sessions} conversations; the chat opened ` +
+         `${t.opened} time${t.opened === 1 ? "" : "s"}`),
     card("answered", percent(t.answer_rate), `${t.answered} answered`, "good"),
     card("unanswered", t.unanswered, "got the no-answer reply", t.unanswered ? "bad" : ""),
     card("feedback", fb.up + fb.down ? percent(fb.up / (fb.up + fb.down)) : "–",
@@ -860,7 +862,7 @@ async function loadAnalytics() {
     card("LLM calls", data.llm.calls, data.llm.turns ? `median ${data.llm.median_ms} ms, p95 ${data.llm.p95_ms} ms` : "none"),
     card("latency", data.latency_ms.median === null ? "–" : `${data.latency_ms.median} ms`,
          data.latency_ms.p95 === null ? "" : `median; p95 ${data.latency_ms.p95} ms`));
-  $("analytics-cards").dataset.asked = t.asked;
+  Object.assign($("analytics-cards").dataset, {asked: t.asked, opened: t.opened});
   Charts.stackedBars($("chart-days"), data.per_day.map((d) => ({label: d.date.slice(5), answered: d.answered, unanswered: d.unanswered})));
   Charts.bars($("chart-sources"), Object.entries(data.sources).map(([label, value]) => ({
     label, value, color: label === "no_hits" ? "#d91515" : undefined})));

@@ -7,6 +7,8 @@
 // vendored marked and cleaned with the vendored DOMPurify, the response card as plain text.
 // Needs: config.js, vendor-aws4fetch.js, vendor-marked.js, vendor-purify.js (and
 // auth-cognito.js when QNABOT_CONFIG.lex.publicOrPrivate is PRIVATE), loaded before it.
+// send(text, {sessionId, channel, onPartial, requestAttributes}): requestAttributes go to
+// RecognizeText's requestAttributes (the chat page marks its welcome turn so).
 (function () {
   "use strict";
   const config = window.QNABOT_CONFIG || {};
@@ -163,13 +165,13 @@
       if (streaming) streaming.listener = options.onPartial;
     }
     try {
-      return await recognize(text, sessionId);
+      return await recognize(text, sessionId, (options && options.requestAttributes) || {});
     } finally {
       if (streaming) streaming.listener = null;
     }
   }
 
-  async function recognize(text, sessionId) {
+  async function recognize(text, sessionId, requestAttributes) {
     const c = await currentCredentials();
     const client = new window.aws4fetch.AwsClient({
       accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey,
@@ -177,7 +179,9 @@
     });
     const response = await client.fetch(recognizeTextUrl(sessionId), {
       method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({text: text}),
+      // requestAttributes reach the fulfillment Lambda's event for this turn only
+      body: JSON.stringify(Object.keys(requestAttributes).length
+        ? {text: text, requestAttributes: requestAttributes} : {text: text}),
     });
     const reply = await response.json().catch(() => ({}));
     if (!response.ok) {

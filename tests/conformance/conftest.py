@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fulfillment import handler
+from fulfillment import handler, metrics
 from fulfillment.llm.disabled import DisabledLLM
 from fulfillment.memory import InMemoryUserStore, Memory
 from fulfillment.pipeline import Services, TurnPipeline
@@ -32,10 +32,13 @@ TODAY = datetime(2026, 12, 2, 12, 0)
 
 
 class FeedbackRecords:
-    """The feedback sink double: keeps every record."""
+    """The metrics sink double: keeps every feedback record (turn records are dropped)."""
 
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
+
+    def record_turn(self, record: Mapping[str, Any]) -> None:
+        pass
 
     def record_feedback(self, record: Mapping[str, Any]) -> None:
         self.records.append(dict(record))
@@ -118,12 +121,13 @@ def conversation(kb, lambdas, feedback, order_stub, settings_repo):
         response_bots=ResponseBotRouter(LocalResponseBots(clock=lambda: TODAY),
                                         LexResponseBots(environ={})),
         specialty_bots=SpecialtyBots(hooks=lambdas, stubs={ORDER_BOT: order_stub},
-                                     environ={}),
-        feedback=feedback)
+                                     environ={}))
     handler.set_service(handler.FulfillmentService(TurnPipeline(services), settings_repo))
+    metrics.set_metrics_sink(feedback)
     count = iter(range(1, 1000))
     yield lambda: LexConversation(handler.lambda_handler, session_id=f"conf-{next(count)}")
     handler.set_service(None)
+    metrics.set_metrics_sink(None)
 
 
 def said(response: dict) -> str:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
 
 from content_designer.analytics import summarize
+from content_designer.api import create_app
+from content_designer.local_server import LocalApi
+from fulfillment import handler, metrics
+from tests.content_designer.conftest import ApiClient
+from tests.fulfillment.conftest import LEX_ITEMS, MemorySettingsRepo, build_kb, make_pipeline
 
 
 def turn(day: str, utterance: str, qid: str = "", got_hits: int = 1, **extra) -> dict:
@@ -24,7 +32,7 @@ def test_summary_counts_per_day_and_groups_questions_ignoring_case_and_punctuati
                  "qid": "Ferry.1", "utterance": "Where is the ferry?"}]
     result = summarize(turns, feedback, days=3, today=date(2026, 3, 2))
     assert result["totals"] == {"asked": 4, "answered": 2, "unanswered": 2,
-                                "answer_rate": 0.5, "sessions": 1}
+                                "answer_rate": 0.5, "sessions": 1, "opened": 0}
     assert [d["asked"] for d in result["per_day"]] == [0, 1, 3]
     assert result["top_questions"][0]["count"] == 2
     assert result["top_unanswered"] == [{"question": "Capital of Peru?", "count": 2, "qid": "",
@@ -55,3 +63,60 @@ def test_config_js_tells_the_pages_how_to_talk_to_this_server(client):
     assert reply.body.startswith("window.QNABOT_CONFIG = Object.freeze(")
     assert '"auth":"token"' in reply.body and '"transport":"local"' in reply.body
     assert '"streaming":false' in reply.body
+
+
+@pytest.fixture
+def bot_client(make_services, tmp_path):
+    """A client whose chat goes through the fulfillment handler, its turns recorded in the
+    designer's metrics store (as `qnabot serve` records them)."""
+    services = make_services(handler.lambda_handler)
+    kb = build_kb(tmp_path / "k.sqlite", LEX_ITEMS)
+    handler.set_service(handler.FulfillmentService(make_pipeline(kb), MemorySettingsRepo()))
+    metrics.set_metrics_sink(services.metrics)
+    yield ApiClient(LocalApi(create_app(services)))
+    handler.set_service(None)
+    metrics.set_metrics_sink(None)
+
+
+def chat(client, text: str, session: str, **request_attributes: str) -> None:
+    reply = client.post("/chat", {"text": text, "session_id": session,
+                                  "request_attributes": request_attributes}, auth=False)
+    assert reply.status == 200, reply.body
+
+
+def test_chat_pages_opening_is_not_a_question_but_a_typed_hello_is(bot_client):
+    for page_load in ("page-1", "page-2", "page-3"):  # the chat page says Hello on its own
+        chat(bot_client, "Hello", page_load, qnabot_welcome="true")
+    chat(bot_client, "hello", "page-1")  # then somebody types it
+    chat(bot_client, "What is an Amazon Echo Show", "page-2")
+    result = bot_client.get("/analytics?days=7").json()
+    assert result["totals"]["asked"] == 2 and result["totals"]["opened"] == 3
+    assert result["totals"]["sessions"] == 2
+    assert sum(day["asked"] for day in result["per_day"]) == 2
+    assert sorted((q["question"], q["count"]) for q in result["top_questions"]) == [
+        ("What is an Amazon Echo Show", 1), ("hello", 1)]
+    assert all(q["count"] == 1 for q in result["top_unanswered"])
+
+
+def test_feedback_counts_each_verdict_once_from_the_metrics_and_the_older_log(client, services,
+                                                                              home):
+    now = datetime.now(UTC)
+    hook_time = now.isoformat(timespec="seconds")
+    # Before the feedback hook wrote through the metrics, one thumbs turn left two records:
+    services.metrics.record_feedback({
+        "datetime": (now + timedelta(milliseconds=300)).isoformat(timespec="milliseconds"),
+        "sessionId": "s1", "feedback": "thumbs_down", "qid": "Bus.Wifi",
+        "utterance": "Is there wifi on the bus?"})
+    old_log = home / "feedback.jsonl"
+    old_log.write_text(json.dumps({"session_id": "s1", "qid": "Bus.Wifi",
+                                   "question": "Is there wifi on the bus?", "verdict": "down",
+                                   "answer": "No.", "time": hook_time}) + "\n")
+    # ... and the older route records a verdict of its own
+    client.post("/feedback", {"session_id": "s2", "qid": "Bus.Wifi",
+                              "question": "Is there wifi on the bus?", "verdict": "down"},
+                auth=False)
+    feedback = client.get("/analytics?days=7").json()["feedback"]
+    assert (feedback["up"], feedback["down"]) == (0, 2)
+    assert feedback["items"] == [{"qid": "Bus.Wifi", "up": 0, "down": 2}]
+    assert len(feedback["recent"]) == 2
+    assert client.get("/feedback").json()["total"] == 2  # the log itself is kept, as it was

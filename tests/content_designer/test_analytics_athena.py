@@ -154,10 +154,11 @@ def expect_results(stubber: Stubber, execution: str, columns: list[tuple[str, st
 
 def turn_row(when: str, utterance: str, qid: str = "", got_hits: int = 1,
              latency: str | None = "12.0", llm_calls: str | None = "0",
-             llm_ms: str | None = "0.0", session: str = "s1") -> list[str | None]:
+             llm_ms: str | None = "0.0", session: str = "s1",
+             welcome: str | None = "false") -> list[str | None]:
     """One row of the turns query, as text, in TURN_FIELDS order."""
     return [when, session, utterance, qid, str(got_hits), "qna" if got_hits else "no_hits",
-            latency, llm_calls, llm_ms]
+            latency, llm_calls, llm_ms, welcome]
 
 
 # --- the query ------------------------------------------------------------------------------
@@ -208,17 +209,19 @@ def test_the_reader_waits_through_queued_and_running_and_returns_records_oldest_
     expect_results(stubber, "q-1", athena_columns("metrics", TURN_FIELDS), [
         turn_row("2026-03-02T10:00:00.000+00:00", "Capital of Peru?", "", got_hits=0,
                  latency=None, llm_calls="1", llm_ms="4.2E2"),
-        turn_row("2026-03-01T09:00:00.000+00:00", "Where is the ferry?", "Ferry.1")])
+        turn_row("2026-03-01T09:00:00.000+00:00", "Where is the ferry?", "Ferry.1",
+                 welcome=None)])  # recorded before turns said whether they were a welcome
     records = reader.turns("2026-03-01")
     assert clock.slept == [0.2, 0.4]
     assert not records.truncated
     assert records == [
         {"datetime": "2026-03-01T09:00:00.000+00:00", "sessionId": "s1",
          "utterance": "Where is the ferry?", "qid": "Ferry.1", "got_hits": 1,
-         "answerSource": "qna", "latency_ms": 12.0, "llm_calls": 0, "llm_ms": 0.0},
+         "answerSource": "qna", "latency_ms": 12.0, "llm_calls": 0, "llm_ms": 0.0,
+         "welcome": None},
         {"datetime": "2026-03-02T10:00:00.000+00:00", "sessionId": "s1",
          "utterance": "Capital of Peru?", "qid": "", "got_hits": 0, "answerSource": "no_hits",
-         "latency_ms": None, "llm_calls": 1, "llm_ms": 420.0}]
+         "latency_ms": None, "llm_calls": 1, "llm_ms": 420.0, "welcome": False}]
 
 
 def test_a_failed_query_says_so_with_athenas_reason(athena):
@@ -379,8 +382,11 @@ def run_like_athena(sql: str, delivered: dict[str, list[tuple[date, bytes]]]):
 
 def scripted_turns() -> list[tuple[str, TurnResult]]:
     """(time, turn) pairs over two weeks: answered, unanswered, LLM answers, thumbs down."""
-    def turn(text, source="qna", qid=None, session="s1", llm_ms=(), total=12.5, context=None):
-        request = Request(session, text, session_attributes={"qnabotcontext": context or {}})
+    def turn(text, source="qna", qid=None, session="s1", llm_ms=(), total=12.5, context=None,
+             welcome=False):
+        request = Request(session, text, session_attributes={"qnabotcontext": context or {}},
+                          request_attributes={metrics.WELCOME_ATTRIBUTE: "true"} if welcome
+                          else {})
         debug = TurnDebug(timings_ms={"total": total},
                           llm_calls=[LlmCall("qa", True, ms) for ms in llm_ms])
         return TurnResult(request, Answer(f"answer to {text}", source, qid=qid), debug)
@@ -392,6 +398,8 @@ def scripted_turns() -> list[tuple[str, TurnResult]]:
         ("2026-02-24T08:00:00.000+00:00", turn("Where's the ferry??", qid="Ferry.1")),
         ("2026-02-28T14:30:00.000+00:00",
          turn("Capital of Peru?", "no_hits", "CustomNoMatches", llm_ms=[420.0], total=450.0)),
+        ("2026-03-01T07:14:00.000+00:00",  # the chat page opened: its welcome turn
+         turn("Hello", qid="Hello.1", session="s2", welcome=True)),
         ("2026-03-01T07:15:00.000+00:00", turn("capital of peru", "no_hits", session="s2")),
         ("2026-03-01T07:16:00.000+00:00",
          turn("Is there wifi on the bus?", "knowledge_base", "Bus.Wifi", session="s2",
@@ -416,7 +424,7 @@ def test_summarize_over_athena_equals_summarize_over_the_local_reader_for_the_sa
         arrival = (datetime.fromisoformat(when) + timedelta(seconds=1)).date()
         for stream, table in (("qna-metrics", "metrics"), ("qna-feedback", "feedback")):
             delivered[table] += [(arrival, data) for data in firehose.data.pop(stream, [])]
-    assert len(delivered["metrics"]) == 8 and len(delivered["feedback"]) == 1
+    assert len(delivered["metrics"]) == 9 and len(delivered["feedback"]) == 1
 
     reader = make_reader(client)
     since = (TODAY - timedelta(days=6)).isoformat()
@@ -436,7 +444,7 @@ def test_summarize_over_athena_equals_summarize_over_the_local_reader_for_the_sa
     from_athena = summarize(turns, feedback, days=7, today=TODAY)
     assert from_athena == summarize(local_turns, local_feedback, days=7, today=TODAY)
     assert from_athena["totals"] == {"asked": 5, "answered": 3, "unanswered": 2,
-                                     "answer_rate": 0.6, "sessions": 3}
+                                     "answer_rate": 0.6, "sessions": 3, "opened": 1}
     # the turn of 02-23 delivered into 02-24's partition is outside the window, as locally
     assert [(q["question"], q["count"]) for q in from_athena["top_questions"]] == [
         ("Capital of Peru?", 2), ("¿Dónde está el ferry?", 1), ("Is there wifi on the bus?", 1),
@@ -506,7 +514,7 @@ def test_the_designer_lambda_answers_analytics_from_athena(athena, services, des
     expect_start(stubber, reader.query("feedback", FEEDBACK_FIELDS, since), "q-feedback")
     expect_states(stubber, "q-feedback", "SUCCEEDED")
     expect_results(stubber, "q-feedback", athena_columns("feedback", FEEDBACK_FIELDS),
-                   [[at, "thumbs_up", "Bus.Wifi", "Is there wifi on the bus?"]])
+                   [[at, "s1", "thumbs_up", "Bus.Wifi", "Is there wifi on the bus?"]])
     status, body = designer_lambda("/analytics", days="7")
     assert status == 200, body
     assert body["totals"]["unanswered"] == 1 and body["feedback"]["up"] == 1

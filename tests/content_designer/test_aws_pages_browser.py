@@ -396,6 +396,11 @@ def test_the_real_pages_under_prod_use_stage_relative_urls_cognito_and_lex(stack
     finally:
         WEB["publicOrPrivate"] = "PRIVATE"
     assert aws.lex_requests and browser.evaluate("window.hacked === undefined")
+    # The page's own welcome turn tells the fulfillment Lambda so (Lex V2 requestAttributes,
+    # for the analytics); the typed question does not.
+    sent = [json.loads(r["body"]) for r in aws.lex_requests]
+    assert sent == [{"text": "Hello", "requestAttributes": {"qnabot_welcome": "true"}},
+                    {"text": "What is it?"}]
     browser.open(stage.url + "designer")
     browser.wait_for("location.pathname === '/prod/designer' && !location.search && "
                      "Object.keys(sessionStorage).some(k => k.startsWith('qnabot.cognito.') "

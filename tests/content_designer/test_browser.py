@@ -17,14 +17,18 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from content_designer.local_server import make_server
+from fulfillment import metrics_sqlite
 from knowledge.settings import REGISTRY
 from tests.content_designer.cdp import Browser, find_chromium, poll
-from tests.content_designer.conftest import FIXTURES
+from tests.content_designer.conftest import FIXTURES, TOKEN
 
 pytestmark = [
     pytest.mark.browser,
@@ -387,6 +391,9 @@ def test_designer_imports_tests_tunes_and_changes_settings(server, browser, tmp_
 
 
 def test_analytics_show_what_users_asked_and_what_went_unanswered(server, browser):
+    browser.open(server.url + "/chat")  # a new chat: the page says Hello on its own
+    browser.wait_for("document.querySelectorAll('.turn.bot.welcome').length === 1",
+                     timeout=60, what="the welcome message")
     for question in ("What is Amazon Fire TV?", "What is the capital of Peru?",
                      "What is the capital of Peru?"):
         server.api("POST", "/chat", {"text": question, "session_id": "analytics-1"})
@@ -395,6 +402,12 @@ def test_analytics_show_what_users_asked_and_what_went_unanswered(server, browse
     browser.click("[data-tab='analytics']")
     browser.wait_for("Number(document.getElementById('analytics-cards').dataset.asked) >= 3",
                      what="the analytics")
+    # The chat page's welcome turns count as chats opened, not as questions asked.
+    assert browser.evaluate("Number(document.getElementById('analytics-cards')"
+                            ".dataset.opened)") >= 1
+    asked = browser.evaluate("[...document.querySelectorAll('#top-questions tbody tr')]"
+                             ".map(row => row.cells[0].textContent)")
+    assert "What is Amazon Fire TV?" in asked and "Hello" not in asked
     assert browser.evaluate("document.querySelectorAll('#chart-days rect').length") >= 1
     row = "#top-unanswered tr[data-question='What is the capital of Peru?']"
     browser.wait_for(f"!!document.querySelector(\"{row}\")", what="the unanswered question")
@@ -403,6 +416,47 @@ def test_analytics_show_what_users_asked_and_what_went_unanswered(server, browse
     browser.wait_for("document.getElementById('field-q-0-') && "
                      "document.getElementById('field-q-0-').value === "
                      "'What is the capital of Peru?'", what="a new item with the question")
+
+
+@pytest.fixture
+def small_read_server(make_services, monkeypatch) -> Iterator[tuple[str, Any]]:
+    """The designer in process, over a metrics store that returns 3 records a read at most
+    (so a busy week is truncated); (URL, services)."""
+    monkeypatch.setattr(metrics_sqlite, "MAX_READ", 3)
+    services = make_services(fulfill=None)
+    running = make_server(services, "127.0.0.1", 0)
+    threading.Thread(target=running.serve_forever, daemon=True).start()
+    yield running.url, services
+    running.shutdown()
+    running.server_close()
+
+
+def test_analytics_say_when_the_figures_leave_records_out_on_desktop_and_phone(
+        small_read_server, browser):
+    url, services = small_read_server
+    today = datetime.now(UTC).date().isoformat()
+    for minute, (text, welcome, got_hits) in enumerate([
+            ("Where is the ferry?", False, 1), ("Hello", True, 1),  # older: left out
+            ("Hello", True, 1), ("hello", False, 1), ("Capital of Peru?", False, 0)]):
+        services.metrics.record_turn({
+            "datetime": f"{today}T09:{minute:02d}:00.000+00:00", "sessionId": f"s{minute}",
+            "utterance": text, "qid": "Hello.1" if got_hits else "", "got_hits": got_hits,
+            "answerSource": "qna" if got_hits else "no_hits", "welcome": welcome})
+    for width, height, mobile, name in ((1280, 900, False, "desktop"), (390, 844, True, "phone")):
+        browser.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                     deviceScaleFactor=1 if not mobile else 2, mobile=mobile)
+        browser.open(f"{url}/designer#token={TOKEN}")
+        browser.wait_for("!!document.getElementById('kb-count').dataset.count",
+                         what="the designer")
+        browser.click("[data-tab='analytics']")
+        browser.wait_for("!!document.querySelector('#analytics-error [role=status]')",
+                         what="the notice that the figures are partial")
+        assert "leave out the oldest records" in browser.text("#analytics-error")
+        # the 3 newest records: one chat opened, two questions (a typed hello is one)
+        cards = browser.evaluate("({...document.getElementById('analytics-cards').dataset})")
+        assert cards == {"asked": "2", "opened": "1"}
+        assert browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        browser.screenshot(SCREENSHOTS / f"designer-analytics-truncated-{name}.png")
 
 
 class PrefixProxy(ThreadingHTTPServer):

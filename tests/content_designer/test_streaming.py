@@ -125,3 +125,17 @@ def test_config_js_tells_the_chat_page_this_server_streams(serve):
     connection.request("GET", "/config.js")
     script = connection.getresponse().read().decode()
     assert '"streaming":true' in script
+
+
+def test_the_welcome_mark_reaches_the_handler_through_the_stream_as_through_chat(serve):
+    seen = []
+
+    def remembering_fulfill(event, context):
+        seen.append(event["requestAttributes"])
+        return streaming_fulfill(event, context)
+
+    events = post_stream(serve(remembering_fulfill),
+                         {"text": "Hello", "session_id": "s1",
+                          "request_attributes": {"qnabot_welcome": "true"}})[2]
+    assert events[-1][0] == "final"
+    assert seen == [{"qnabot_welcome": "true"}]

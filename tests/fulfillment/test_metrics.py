@@ -48,6 +48,16 @@ def test_each_turn_is_recorded_with_qnabots_field_names(sink, bot):
     assert (unanswered["got_hits"], unanswered["answerSource"]) == (0, "no_hits")
 
 
+def test_the_chat_pages_welcome_turn_is_recorded_as_such_and_a_typed_hello_is_not(sink, bot):
+    welcome = {metrics.WELCOME_ATTRIBUTE: "true"}
+    handler.lambda_handler(make_event("Hello", session_id="s1", request_attributes=welcome),
+                           None)
+    ask("Hello")
+    opened, typed = sink.turns()
+    assert (opened["utterance"], opened["welcome"]) == ("Hello", True)
+    assert (typed["utterance"], typed["welcome"]) == ("Hello", False)
+
+
 def test_thumbs_utterances_record_feedback_on_the_previous_answer(sink, bot):
     response = ask("What is an Amazon Echo Show")
     ask("Thumbs down", response["sessionState"]["sessionAttributes"])
