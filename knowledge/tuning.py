@@ -123,18 +123,26 @@ def sweep_size(mode: str) -> int:
 
 
 def recommend(points: Sequence[SweepPoint], *, max_wrong_rate: float) -> SweepPoint:
-    """The point handling most turns right whose wrong-answer rate stays within the target.
+    """The point with the fewest wrong answers among those within one turn of the most turns
+    handled right, with a wrong-answer rate within the target (how the defaults were chosen:
+    one more right turn on the labeled set is noise, one more wrong answer is not).
 
     Ties go to the higher question threshold (fewer risky answers on unseen questions), then
-    to the smaller keyword weight and topic boost (simpler). With no point under the target,
-    the one with the fewest wrong answers.
+    to the higher confidence threshold, then to the smaller keyword weight and topic boost
+    (simpler). With no point under the target, the one with the fewest wrong answers.
     """
+    def overall(point: SweepPoint) -> float:
+        return point.summary["overall"] or 0.0
+
     allowed = [p for p in points if (p.summary["wrong_rate"] or 0) <= max_wrong_rate]
     if not allowed:
-        return min(points, key=lambda p: (p.summary["wrong_rate"], -(p.summary["overall"] or 0)))
-    return max(allowed, key=lambda p: (p.summary["overall"] or 0, p.question_threshold,
-                                       p.params.confidence_threshold,
-                                       -p.params.keyword_weight, -p.params.topic_boost))
+        return min(points, key=lambda p: (p.summary["wrong_rate"], -overall(p)))
+    best = max(overall(p) for p in allowed)
+    one_turn = 1 / max(1, max(p.summary["turns"] for p in allowed))
+    near = [p for p in allowed if overall(p) >= best - one_turn - 1e-9]
+    return min(near, key=lambda p: (p.summary["wrong_rate"] or 0, -overall(p),
+                                    -p.question_threshold, -p.params.confidence_threshold,
+                                    p.params.keyword_weight, p.params.topic_boost))
 
 
 def frontier(points: Sequence[SweepPoint]) -> list[SweepPoint]:

@@ -1,6 +1,7 @@
 """Threshold tuning: the sweep finds settings that trade wrong answers for right ones."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -11,7 +12,7 @@ from knowledge.knowledge_base import KnowledgeBase
 from knowledge.matching import MatchParams
 from knowledge.settings import Settings, validate_updates
 from knowledge.stores.sqlite_store import SqliteStore
-from knowledge.tuning import frontier, recommend, sweep
+from knowledge.tuning import SweepPoint, frontier, recommend, sweep
 
 ITEMS = [
     {"qid": "Bikes.Bus", "q": ["Can I bring my bike on the bus?"], "a": "Yes, on the front rack."},
@@ -43,6 +44,20 @@ def test_the_recommendation_respects_the_wrong_answer_target(recording):
     assert best.summary["overall"] == max(p.summary["overall"] for p in points if p.summary["wrong_rate"] == 0)
     loose = min(points, key=lambda p: p.question_threshold)
     assert loose.summary["wrong_rate"] > 0  # answering everything answers off-topic questions
+
+
+def test_one_more_right_turn_is_not_worth_more_wrong_answers(recording):
+    params = MatchParams.from_settings(Settings.defaults())
+
+    def point(right: int, wrong: int, confidence: float) -> SweepPoint:
+        return SweepPoint(replace(params, confidence_threshold=confidence),
+                          {"turns": 100, "overall": right / 100, "wrong_rate": wrong / 100})
+
+    careful, bolder, boldest = point(60, 2, 0.8), point(61, 4, 0.6), point(62, 6, 0.5)
+
+    assert recommend([careful, bolder, boldest], max_wrong_rate=0.05) is careful
+    assert recommend([careful, bolder], max_wrong_rate=0.05) is careful
+    assert recommend([point(58, 1, 0.9), bolder], max_wrong_rate=0.05) is bolder  # 3 turns
 
 
 def test_recommended_settings_are_valid_settings(recording):
