@@ -6,10 +6,14 @@ const Charts = (() => {
   const COLORS = {answered: "#2e8540", unanswered: "#d91515", points: "#9fb3c8", frontier: "#0972d3",
                   current: "#e07700", recommended: "#037f0c"};
 
+  /** The axis top for counts up to value: 2, 4, 6, 8, 10, 20, 40... so that the three
+   *  ticks (0, half, top) are whole numbers and the tallest bar nearly reaches the top. */
   function niceMax(value) {
-    if (value <= 5) return 5;
-    const step = 10 ** Math.floor(Math.log10(value));
-    return Math.ceil(value / step) * step;
+    const power = 10 ** Math.floor(Math.log10(Math.max(value, 1)));
+    for (const m of [1, 2, 4, 6, 8, 10]) {
+      if (m * power >= value && m * power >= 2) return m * power;
+    }
+    return 10 * power;
   }
 
   /** Stacked bars: rows [{label, answered, unanswered}], one bar per row. */
