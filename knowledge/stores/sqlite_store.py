@@ -10,8 +10,19 @@ size of the search field:
   (:mod:`knowledge.stores.vector_index`: usearch, memory-mapped), plus an exact scan of the
   rows written since it was last extended. Candidates are then rescored exactly from their
   own rows, and nothing per row is held in Python, so a million questions load in
-  milliseconds. The index is extended after each write (and by a reader that finds it far
-  behind or unreadable); it can never disagree with the rows, only lag behind them.
+  milliseconds. The index is extended by each write after its commit; it can never disagree
+  with the rows, only lag behind them.
+
+A search never builds an index (a million rows take most of an hour). One that finds it
+missing, unreadable, more than ``DELTA_MAX_ROWS`` behind or full of deleted rows starts a
+repair on a background thread (one per store; across processes the one that gets the
+maintenance lock, the others keep serving and look again on their next search) and answers
+with what exists meanwhile: the stale index plus an exact scan of at most
+``DELTA_SCAN_MAX_ROWS`` of the newest rows written since, or, with no usable index, those
+newest rows and the keyword candidates, rescored exactly (a warning in the log says so). The
+first search after the repair saved its file uses it. :meth:`SqliteStore.close` abandons a
+repair at its next step; saves are atomic, so an abandoned or killed repair leaves no partial
+file.
 
 What is in memory is reloaded when a generation counter in the file changes (any writer, in
 any process, bumps it).
@@ -56,6 +67,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -272,19 +284,33 @@ class _FieldVectors:
 @dataclass
 class _IndexedField:
     """A big search field as of one generation: its vector index (memory-mapped) and the
-    rows written since that index (scanned exactly). Nothing per row is held in Python."""
+    rows written since that index (scanned exactly). Nothing per row is held in Python.
+
+    ``stale``: the index is missing, unreadable or due for repair, and the repair runs in the
+    background; meanwhile ``delta_ids`` may hold only the newest rows written since it (at
+    most :data:`~knowledge.stores.vector_index.DELTA_SCAN_MAX_ROWS`).
+    """
 
     generation: int
     dimension: int
     rows: int  # texts in the field
-    ann: AnnIndex
+    ann: AnnIndex | None  # None: no usable index yet
     delta_ids: np.ndarray
     delta_vectors: np.ndarray
+    stale: bool = False
+
+    @property
+    def searchable_rows(self) -> int:
+        """How many rows :meth:`nearest_rows` can return at most."""
+        return (self.ann.size if self.ann is not None else 0) + len(self.delta_ids)
 
     def nearest_rows(self, vector: np.ndarray, count: int) -> np.ndarray:
         """Row ids of (about) the ``count`` rows nearest ``vector``: from the index, and
         exactly from the rows written since."""
-        ids, _ = self.ann.search(vector, count)
+        if self.ann is not None:
+            ids, _ = self.ann.search(vector, count)
+        else:
+            ids = np.empty(0, dtype=np.int64)
         if len(self.delta_ids):
             scores = _dot_rows(self.delta_vectors, vector)
             if len(scores) > count:
@@ -559,7 +585,7 @@ class _Candidates:
     def best_by_vector(self, table: _IndexedField, vector: np.ndarray, k: int) -> list[str]:
         """The ``k`` items with the best exact cosine among those the index finds nearest."""
         count = VECTOR_ROWS_PER_ITEM * k
-        total = table.ann.size + len(table.delta_ids)
+        total = table.searchable_rows
         while True:
             ids = table.nearest_rows(vector, count)
             found = self._score_rows(
@@ -589,6 +615,10 @@ class _Candidates:
         keyword_score = self.keyword.get(qid, (0.0, ""))[0]
         return FieldMatch(qid, vector_score, keyword_score,
                           text or self.keyword.get(qid, (0.0, ""))[1], self.meta[qid][0])
+
+
+class _RepairAbandoned(Exception):
+    """The store was closed while an index repair ran: it stops and writes nothing."""
 
 
 class _Connection(sqlite3.Connection):
@@ -630,6 +660,11 @@ class SqliteStore:
         self._cache: dict[SearchField, _FieldVectors | _IndexedField] = {}
         self._indexes: dict[SearchField, AnnIndex] = {}  # memory-mapped, by field
         self._cache_lock = threading.Lock()
+        # Bumped by close(): a background index repair started before stops at its next step.
+        self._epoch = 0
+        self._repair_lock = threading.Lock()  # guards the two below
+        self._repairer: threading.Thread | None = None
+        self._repair_retry_at = 0.0  # time.monotonic() before which a failed repair waits
         self._damaged: StoreError | None = None
         self._verified = False
         # (generation, {(field, word): how many of the field's texts contain it})
@@ -822,7 +857,12 @@ class SqliteStore:
                 self._rollback(conn)
 
     def close(self) -> None:
-        """Close every connection this store opened (in any thread)."""
+        """Close every connection this store opened (in any thread).
+
+        A background index repair is abandoned at its next step (it never writes a partial
+        file: saves are atomic); this waits at most for the statement it is running.
+        """
+        self._epoch += 1
         with self._connections_lock:
             connections = list(self._connections)
             self._connections = weakref.WeakSet()
@@ -1123,16 +1163,32 @@ class SqliteStore:
             # never build an index from rows that may yet be rolled back.
             return self._load_vectors(conn, field, generation)
         cached = self._cache.get(field)
-        if cached is not None and cached.generation == generation:
+        if cached is not None and self._is_current(cached, field, generation):
             return cached
         with self._cache_lock:
             cached = self._cache.get(field)
-            if cached is not None and cached.generation == generation:
+            if cached is not None and self._is_current(cached, field, generation):
                 return cached
             table = self._load_field(conn, field, generation)
-            if cached is None or cached.generation < generation:
+            if cached is None or cached.generation <= generation:
                 self._cache[field] = table
             return table
+
+    def _is_current(self, cached: _FieldVectors | _IndexedField, field: SearchField,
+                    generation: int) -> bool:
+        """Whether ``cached`` can serve a read of ``generation``. A stale index is current
+        until a newer index file appears (a repair here or in another process saved it); while
+        none has, this makes sure a repair is under way (a cheap try of the lock)."""
+        if cached.generation != generation:
+            return False
+        if not isinstance(cached, _IndexedField) or not cached.stale:
+            return True
+        files = vector_index.index_files(self.path, field.value)
+        newest = files[0][1] if files else None
+        if newest != (cached.ann.path if cached.ann is not None else None):
+            return False
+        self._schedule_index_repair()
+        return True
 
     # -- big fields: the vector index ----------------------------------------------------
 
@@ -1152,35 +1208,46 @@ class SqliteStore:
         return conn.execute(f"SELECT count(*) {sql}",
                             (*params, *(() if after is None else (after,)))).fetchone()[0]
 
-    def _vector_chunks(self, conn: sqlite3.Connection, field: SearchField, dimension: int,
-                       after: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The field's (row ids, vectors) with ids above ``after``, in bounded chunks."""
-        sql, params = self._rows_where(field, "id > ?")
-        while True:
-            rows = conn.execute(f"SELECT id, vector {sql} ORDER BY id LIMIT ?",
-                                (*params, after, vector_index.BUILD_CHUNK)).fetchall()
-            if not rows:
-                return
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-            yield ids, vectors.reshape(len(rows), dimension)
-            after = int(ids[-1])
-
     def _load_field(self, conn: sqlite3.Connection, field: SearchField,
                     generation: int) -> _FieldVectors | _IndexedField:
         index = self._index_info(conn)
         rows = self._count_rows(conn, field)
         if index is None or rows < max(1, self.index_min_rows):
             return self._load_vectors(conn, field, generation)
-        ann = self._current_index(conn, field, index.dimension, rows)
-        delta = list(self._vector_chunks(conn, field, index.dimension, after=ann.high))
-        if delta:
-            delta_ids = np.concatenate([ids for ids, _ in delta])
-            delta_vectors = np.concatenate([vectors for _, vectors in delta])
+        ann = self._open_index(field, index.dimension)
+        if ann is None:
+            delta, stale = rows, True
         else:
-            delta_ids = np.empty(0, dtype=np.int64)
-            delta_vectors = np.empty((0, index.dimension), dtype=np.float32)
-        return _IndexedField(generation, index.dimension, rows, ann, delta_ids, delta_vectors)
+            delta, dead = self._index_health(conn, field, ann, rows)
+            stale = self._needs_repair(ann, delta, dead)
+        if stale:
+            self._schedule_index_repair()  # never built here: a turn must not wait for it
+        scan = max(vector_index.DELTA_SCAN_MAX_ROWS, vector_index.DELTA_MAX_ROWS)
+        delta_ids, delta_vectors = self._newest_rows(conn, field, index.dimension,
+                                                     after=ann.high if ann else 0, limit=scan)
+        if ann is None:
+            logger.warning(
+                "the %s vector index of %s is missing or unreadable: until it is rebuilt (in "
+                "the background), searches of its %d rows find them by keywords and scan only "
+                "the %d newest exactly", field.value, self.path, rows, len(delta_ids))
+        elif delta > len(delta_ids):
+            logger.warning(
+                "the %s vector index of %s is %d rows behind: until it is extended (in the "
+                "background), searches find the %d oldest of them by keywords only",
+                field.value, self.path, delta, delta - len(delta_ids))
+        return _IndexedField(generation, index.dimension, rows, ann, delta_ids, delta_vectors,
+                             stale)
+
+    def _newest_rows(self, conn: sqlite3.Connection, field: SearchField, dimension: int,
+                     after: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, vectors) of the ``limit`` newest rows of the field with ids above
+        ``after``: what a search scans exactly beside the index."""
+        sql, params = self._rows_where(field, "id > ?")
+        rows = conn.execute(f"SELECT id, vector {sql} ORDER BY id DESC LIMIT ?",
+                            (*params, after, limit)).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return ids, vectors.reshape(len(rows), dimension)
 
     def _open_index(self, field: SearchField, dimension: int) -> AnnIndex | None:
         """The newest index file of the field, memory-mapped (kept open while it is newest)."""
@@ -1201,49 +1268,101 @@ class SqliteStore:
         delta = self._count_rows(conn, field, after=ann.high)
         return delta, ann.size - (rows - delta)
 
-    def _current_index(self, conn: sqlite3.Connection, field: SearchField, dimension: int,
-                       rows: int) -> AnnIndex:
-        """The field's index, repaired first when it is missing, unreadable, far behind the
-        rows, or holds many deleted rows (under a lock shared with other processes)."""
-        ann = self._open_index(field, dimension)
-        if ann is not None and not self._needs_repair(conn, field, ann, rows):
-            return ann
-        with vector_index.maintenance_lock(self.path):
-            ann = self._open_index(field, dimension)  # another process may have done it
-            if ann is not None and not self._needs_repair(conn, field, ann, rows):
-                return ann
-            return self._repair_index(conn, field, dimension, ann, rows)
-
-    def _needs_repair(self, conn: sqlite3.Connection, field: SearchField, ann: AnnIndex,
-                      rows: int) -> bool:
-        delta, dead = self._index_health(conn, field, ann, rows)
+    @staticmethod
+    def _needs_repair(ann: AnnIndex, delta: int, dead: int) -> bool:
+        """Whether an index with ``delta`` rows written since and ``dead`` keys of deleted
+        rows should be extended or rebuilt."""
         return (delta > vector_index.DELTA_MAX_ROWS
                 or dead > vector_index.DEAD_SHARE_REBUILD * max(ann.size, 1))
 
-    def _repair_index(self, conn: sqlite3.Connection, field: SearchField, dimension: int,
-                      ann: AnnIndex | None, rows: int) -> AnnIndex:
+    # -- big fields: maintaining the index (writers, and the background repair) -----------
+
+    @contextmanager
+    def _repair_step(self, conn: sqlite3.Connection, epoch: int) -> Iterator[sqlite3.Connection]:
+        """One short read of an index repair, in its own snapshot; raises
+        :class:`_RepairAbandoned` once the store was closed after the repair began.
+
+        Checked under the connection's ``in_use``, which :meth:`close` takes before closing
+        it, so a repair never runs a statement on a closed connection.
+        """
+        with conn.in_use:
+            if epoch != self._epoch:
+                raise _RepairAbandoned
+            with self._snapshot(conn) as reading:
+                yield reading
+
+    def _maintain_indexes(self, conn: sqlite3.Connection, epoch: int) -> None:
+        """Bring every big field's index up to date with the committed rows and remove the
+        index of a field that became small; called holding the maintenance lock.
+
+        Reads in short steps (:meth:`_repair_step`), a chunk of rows each, never in one long
+        snapshot: a build covers the rows up to the largest id when it began; rows deleted
+        while it runs become dead keys, dropped when looked up like any other.
+        """
+        for search_field in SearchField:
+            with self._repair_step(conn, epoch) as reading:
+                index = self._index_info(reading)
+                rows = self._count_rows(reading, search_field)
+                if index is None or rows < max(1, self.index_min_rows):
+                    vector_index.remove_index_files(self.path, search_field.value)
+                    self._indexes.pop(search_field, None)
+                    continue
+                ann = self._open_index(search_field, index.dimension)
+                if ann is not None and not self._needs_repair(
+                        ann, *self._index_health(reading, search_field, ann, rows)):
+                    continue
+            self._repair_index(conn, epoch, search_field, index.dimension, ann)
+
+    def _repair_index(self, conn: sqlite3.Connection, epoch: int, field: SearchField,
+                      dimension: int, ann: AnnIndex | None) -> AnnIndex:
         """Extend the index with the rows written since it (dropping deleted rows' keys), or
         rebuild it from every row; write it atomically; return it memory-mapped."""
         rows_table = _TABLES[field].rows
-        high = conn.execute(f"SELECT coalesce(max(id), 0) FROM {rows_table}").fetchone()[0]
-        if ann is not None:
-            delta, dead = self._index_health(conn, field, ann, rows)
-            if dead <= vector_index.DEAD_SHARE_REBUILD * max(ann.size, 1):
+        with self._repair_step(conn, epoch) as reading:
+            high = reading.execute(
+                f"SELECT coalesce(max(id), 0) FROM {rows_table}").fetchone()[0]
+            rows = self._count_rows(reading, field)
+            if ann is not None:
+                delta, dead = self._index_health(reading, field, ann, rows)
+                extend = dead <= vector_index.DEAD_SHARE_REBUILD * max(ann.size, 1)
                 dead_keys = np.empty(0, dtype=np.int64)
-                if dead > 0:
+                if extend and dead > 0:
                     live = np.concatenate([ids for ids, _ in self._vector_ids(
-                        conn, field, ann.high)] or [np.empty(0, dtype=np.int64)])
+                        reading, field, ann.high)] or [np.empty(0, dtype=np.int64)])
                     dead_keys = np.setdiff1d(ann.keys(), live, assume_unique=True)
-                logger.info("extending the %s vector index of %s: %d new rows, %d removed",
-                            field.value, self.path, delta, len(dead_keys))
-                built = vector_index.build_index(
-                    self._vector_chunks(conn, field, dimension, after=ann.high), dimension,
-                    base=ann, dead=dead_keys)
-                return self._save_index(built, field, high)
-        logger.info("building the %s vector index of %s (%d rows)", field.value, self.path,
-                    rows)
-        built = vector_index.build_index(self._vector_chunks(conn, field, dimension), dimension)
+        if ann is not None and extend:
+            logger.info("extending the %s vector index of %s: %d new rows, %d removed",
+                        field.value, self.path, delta, len(dead_keys))
+            built = vector_index.build_index(
+                self._vector_chunks(conn, epoch, field, dimension, after=ann.high, up_to=high),
+                dimension, base=ann, dead=dead_keys)
+        else:
+            logger.info("building the %s vector index of %s (%d rows)", field.value,
+                        self.path, rows)
+            built = vector_index.build_index(
+                self._vector_chunks(conn, epoch, field, dimension, after=0, up_to=high),
+                dimension)
+        if epoch != self._epoch:
+            raise _RepairAbandoned
         return self._save_index(built, field, high)
+
+    def _vector_chunks(self, conn: sqlite3.Connection, epoch: int, field: SearchField,
+                       dimension: int, after: int,
+                       up_to: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The field's (row ids, vectors) with ids in (``after``, ``up_to``], in bounded
+        chunks, each read in its own :meth:`_repair_step`."""
+        sql, params = self._rows_where(field, "id > ? AND id <= ?")
+        while True:
+            with self._repair_step(conn, epoch) as reading:
+                rows = reading.execute(f"SELECT id, vector {sql} ORDER BY id LIMIT ?",
+                                       (*params, after, up_to,
+                                        vector_index.BUILD_CHUNK)).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            yield ids, vectors.reshape(len(rows), dimension)
+            after = int(ids[-1])
 
     def _save_index(self, built: object, field: SearchField, high: int) -> AnnIndex:
         self._indexes.pop(field, None)
@@ -1265,32 +1384,117 @@ class SqliteStore:
             yield np.asarray(ids, dtype=np.int64)
             after = ids[-1]
 
-    def update_indexes(self) -> None:
-        """Bring every big field's vector index up to date with the committed rows (and
-        remove the index of a field that became small).
-
-        Runs after each write, so readers seldom have work to do; a reader that finds an
-        index missing, unreadable or far behind repairs it itself. Cheap when nothing needs
-        doing.
-        """
-        with self._read() as conn, self._cache_lock:
+    def _indexes_due(self) -> bool:
+        """Whether any field's index is missing, due for repair, or left over (cheap)."""
+        with self._read() as conn:
             index = self._index_info(conn)
             for field in SearchField:
                 rows = self._count_rows(conn, field)
                 if index is None or rows < max(1, self.index_min_rows):
-                    vector_index.remove_index_files(self.path, field.value)
-                    self._indexes.pop(field, None)
-                else:
-                    self._current_index(conn, field, index.dimension, rows)
+                    if vector_index.index_files(self.path, field.value):
+                        return True
+                    continue
+                ann = self._open_index(field, index.dimension)
+                if ann is None or self._needs_repair(
+                        ann, *self._index_health(conn, field, ann, rows)):
+                    return True
+        return False
+
+    def update_indexes(self) -> None:
+        """Bring every big field's vector index up to date with the committed rows (and
+        remove the index of a field that became small), waiting for another process's
+        maintenance first. Cheap when nothing needs doing.
+
+        Runs after each write, in the writing thread: an import ends with its index work.
+        Searches never build; see :meth:`wait_for_index_repair`.
+        """
+        if not self._indexes_due():
+            return
+        epoch = self._epoch
+        with vector_index.maintenance_lock(self.path):
+            try:
+                self._maintain_indexes(self._connection(), epoch)
+            except _RepairAbandoned:
+                logger.info("closed %s while updating its vector indexes; left as they were",
+                            self.path)
 
     def _update_indexes_after_write(self) -> None:
         """:meth:`update_indexes` after a committed write: its failure (a full disk, say) is
-        logged, not raised, since the write itself succeeded; readers repair the index."""
+        logged, not raised, since the write itself succeeded; searches start a background
+        repair."""
         try:
             self.update_indexes()
         except Exception:  # noqa: BLE001 - the items are stored; the index is only a cache
             logger.warning("could not update the vector indexes of %s; searches will "
-                           "repair them", self.path, exc_info=True)
+                           "repair them in the background", self.path, exc_info=True)
+
+    def _schedule_index_repair(self) -> None:
+        """Start repairing the indexes in a background thread, unless a repair runs already
+        in this store, failed less than :data:`~knowledge.stores.vector_index.
+        REPAIR_RETRY_SECONDS` ago, or holds the maintenance lock in another store or process
+        (then searches go on with what exists and the next one tries again). Never waits."""
+        with self._repair_lock:
+            if self._repairer is not None and self._repairer.is_alive():
+                return
+            if time.monotonic() < self._repair_retry_at:
+                return
+            try:
+                lock = vector_index.try_maintenance_lock(self.path)
+            except OSError as exc:
+                logger.warning("cannot repair the vector indexes of %s (%s); searches stay "
+                               "degraded", self.path, exc)
+                self._repair_retry_at = time.monotonic() + vector_index.REPAIR_RETRY_SECONDS
+                return
+            if lock is None:
+                return
+            # A daemon: a process that is done (a CLI command) must not wait an hour for a
+            # rebuild of a million rows; one killed at exit leaves no partial file.
+            thread = threading.Thread(target=self._repair_in_background, args=(lock, self._epoch),
+                                      name=f"index-repair {self.path.name}", daemon=True)
+            try:
+                thread.start()
+            except BaseException:
+                lock.release()
+                raise
+            self._repairer = thread
+
+    def _repair_in_background(self, lock: vector_index.MaintenanceLock, epoch: int) -> None:
+        """The background repair: :meth:`_maintain_indexes` on this thread's own connection,
+        then release the lock and close that connection."""
+        conn = None
+        try:
+            conn = self._connection()
+            self._maintain_indexes(conn, epoch)
+        except _RepairAbandoned:
+            logger.info("vector index repair of %s abandoned: the store was closed", self.path)
+        except Exception:  # noqa: BLE001 - searches go on with what exists; retried later
+            logger.warning("could not repair the vector indexes of %s; retrying in %g s",
+                           self.path, vector_index.REPAIR_RETRY_SECONDS, exc_info=True)
+            with self._repair_lock:
+                self._repair_retry_at = time.monotonic() + vector_index.REPAIR_RETRY_SECONDS
+        finally:
+            lock.release()
+            if conn is not None:
+                with self._connections_lock:
+                    self._connections.discard(conn)
+                with conn.in_use:
+                    conn.close()
+
+    def wait_for_index_repair(self, timeout: float | None = None) -> bool:
+        """Wait until this store's background index repair (if any) ends; return whether it
+        did within ``timeout`` seconds. For tools that want the index whole before they
+        exit (searches never need to).
+
+        Example:
+            >>> store.wait_for_index_repair(timeout=60)  # doctest: +SKIP
+            True
+        """
+        with self._repair_lock:
+            thread = self._repairer
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
 
     def _search_indexed(self, conn: sqlite3.Connection, field: SearchField,
                         table: _IndexedField, vector: np.ndarray | None, words: list[str],

@@ -14,6 +14,12 @@ always safe to use, whatever happened to it:
   file or the new one, never half of one; an unreadable file is deleted and rebuilt from the
   SQLite rows.
 
+Who writes the files: a writer extends them after its own commit, and waits for
+:func:`maintenance_lock` to do so. A reader never builds: when it finds an index missing,
+unreadable or due for repair it starts a background repair if :func:`try_maintenance_lock`
+gets the lock (another process holding it is already at it), and searches meanwhile with what
+exists, at a bounded cost (:data:`DELTA_SCAN_MAX_ROWS`).
+
 Files are opened memory-mapped (usearch's ``view``), so opening one reads nothing up front and
 the pages a search touches are shared by every process serving the same store.
 
@@ -36,6 +42,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -48,6 +55,16 @@ INDEX_MIN_ROWS = 20_000
 DELTA_MAX_ROWS = 10_000
 #: Share of an index's keys whose rows are gone above which it is rebuilt, not extended.
 DEAD_SHARE_REBUILD = 0.25
+#: While an index is being repaired in the background (or has not been written yet), a search
+#: scans at most this many of the newest rows written after it exactly (30 MB and a few ms for
+#: 384 dimensions, about the cost of a field just below :data:`INDEX_MIN_ROWS`). Older rows of
+#: a larger delta (all rows past these, when there is no usable index at all) are found only
+#: by their keywords, rescored exactly, until the repair is done: a question worded unlike any
+#: of them misses them. Never less than :data:`DELTA_MAX_ROWS`, so a healthy index's delta is
+#: always scanned whole.
+DELTA_SCAN_MAX_ROWS = 20_000
+#: Seconds before a background repair that failed (a full disk, say) is tried again.
+REPAIR_RETRY_SECONDS = 60.0
 #: HNSW graph: links per node, candidate list while adding, and while searching. Chosen with
 #: ``bench/index_bench.py`` (20,000 real MiniLM question vectors, the dev set's questions as
 #: queries): recall@10 0.993 against exact search, 0.96 with a search list of 64; a list of
@@ -193,6 +210,11 @@ def save_index(index, store_path: Path, field: str, high: int) -> AnnIndex:
 
     final = store_path.parent / f"{store_path.name}.{field}.{high:012d}.usearch"
     temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    # Saves run under the maintenance lock, so any other temporary file of the store is what a
+    # process that died while saving left behind.
+    for leftover in store_path.parent.glob(f".{store_path.name}.{field}.*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
     try:
         index.save(str(temporary))
         with contextlib.suppress(OSError):  # as private as the store's own file
@@ -223,13 +245,47 @@ def remove_index_files(store_path: Path, field: str) -> None:
             path.unlink()
 
 
+class MaintenanceLock:
+    """The held lock of a store's index maintenance (see :func:`try_maintenance_lock`)."""
+
+    def __init__(self, handle: BinaryIO):
+        self._handle = handle
+
+    def release(self) -> None:
+        """Let another thread or process maintain the indexes (idempotent)."""
+        if not self._handle.closed:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+
+
+def try_maintenance_lock(store_path: Path, *, wait: bool = False) -> MaintenanceLock | None:
+    """The store's maintenance lock, or None when another thread or process holds it (unless
+    ``wait``). Held per open file, so it may be taken in one thread and released in another.
+
+    Example:
+        >>> lock = try_maintenance_lock(tmp_path / "kb.sqlite")  # doctest: +SKIP
+        >>> if lock is not None:  # doctest: +SKIP
+        ...     lock.release()
+    """
+    lock_path = store_path.parent / f"{store_path.name}.index-lock"
+    handle = os.fdopen(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+b")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        handle.close()
+        return None
+    except BaseException:
+        handle.close()
+        raise
+    return MaintenanceLock(handle)
+
+
 @contextlib.contextmanager
 def maintenance_lock(store_path: Path) -> Iterator[None]:
-    """Only one process builds or extends the indexes of a store at a time."""
-    lock_path = store_path.parent / f"{store_path.name}.index-lock"
-    with os.fdopen(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    """Only one process builds or extends the indexes of a store at a time (waits for it)."""
+    lock = try_maintenance_lock(store_path, wait=True)
+    assert lock is not None  # waiting always ends holding it
+    try:
+        yield
+    finally:
+        lock.release()

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,20 +167,211 @@ def test_a_stale_index_file_still_gives_the_current_items_only(
         assert answers[0].matched_text == "A brand new answer for seven."
 
 
-def test_an_unreadable_index_file_is_rebuilt_from_the_rows(big, make_stored_items, index,
-                                                           embeddings) -> None:
+def first_question(n: int) -> str:
+    return f"How do I get a {WORDS[n % 23]} {WORDS[(n // 23) % 23]} {n}?"
+
+
+class HeldBuilds:
+    """Index builds that wait until the test lets them go, counting how many began."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.began = threading.Event()
+        self.go = threading.Event()
+        self.count = 0
+        build = vector_index.build_index
+
+        def held(*args, **kwargs):
+            self.count += 1
+            self.began.set()
+            if not self.go.wait(timeout=60):
+                raise TimeoutError("the test never let the build go")
+            return build(*args, **kwargs)
+
+        monkeypatch.setattr(vector_index, "build_index", held)
+
+
+def put_after_a_crash(store: SqliteStore, items: list, index) -> None:
+    """A write whose index update never ran (its process died right after the commit)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SqliteStore, "_update_indexes_after_write", lambda self: None)
+        store.put(items, index=index)
+
+
+def indexed_field(store: SqliteStore, field: SearchField = SearchField.QUESTIONS):
+    return store._cache[field]
+
+
+def test_a_search_answers_from_a_stale_index_while_the_repair_runs_in_the_background(
+        big, make_stored_items, index, embeddings, monkeypatch) -> None:
+    monkeypatch.setattr(vector_index, "DELTA_MAX_ROWS", 10)
+    monkeypatch.setattr(vector_index, "DELTA_SCAN_MAX_ROWS", 10)
+    with SqliteStore(big, index_min_rows=20) as store:
+        store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
+        [stale] = index_files(big)
+        put_after_a_crash(store, make_stored_items([faq(n) for n in range(40, 60)]), index)
+        held = HeldBuilds(monkeypatch)
+
+        newest = store.search(SearchField.QUESTIONS, text=None, k=3,
+                              vector=embeddings.embed([first_question(59)])[0])
+        older = store.search(SearchField.QUESTIONS, text=first_question(42), k=3,
+                             vector=embeddings.embed([first_question(42)])[0])
+
+        assert held.began.wait(timeout=60) and not held.go.is_set()  # answered meanwhile
+        assert newest[0].qid == "Faq.0059"  # among the newest rows, scanned exactly
+        assert older[0].qid == "Faq.0042"  # past them: found by its keywords
+        assert len(indexed_field(store).delta_ids) == 10  # 40 rows behind, 10 scanned
+        assert index_files(big) == [stale]
+
+        held.go.set()
+        assert store.wait_for_index_repair(timeout=60)
+        [repaired] = index_files(big)
+        assert repaired != stale
+        again = store.search(SearchField.QUESTIONS, text=None, k=3,
+                             vector=embeddings.embed([first_question(42)])[0])
+        assert again[0].qid == "Faq.0042"
+        table = indexed_field(store)
+        assert table.ann.path == repaired and not table.stale and len(table.delta_ids) == 0
+        assert held.count == 2  # questions and answers (both behind), once each
+
+
+def test_an_unreadable_index_file_still_answers_then_is_rebuilt_from_the_rows(
+        big, make_stored_items, index, embeddings, monkeypatch) -> None:
+    monkeypatch.setattr(vector_index, "DELTA_SCAN_MAX_ROWS", 10)
     with SqliteStore(big, index_min_rows=20) as store:
         store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
     [path] = index_files(big)
     path.write_bytes(b"\x00garbage" * 100)
+    held = HeldBuilds(monkeypatch)
 
     with SqliteStore(big, index_min_rows=20) as store:
-        text = f"How do I get a {WORDS[12]} {WORDS[0]} 12?"
-        matches = store.search(SearchField.QUESTIONS, vector=embeddings.embed([text])[0],
-                               text=None, k=3)
-    assert matches[0].qid == "Faq.0012"
-    [rebuilt] = index_files(big)
-    assert rebuilt.read_bytes()[:8] != b"\x00garbage"
+        degraded = {n: store.search(SearchField.QUESTIONS, text=first_question(n), k=3,
+                                    vector=embeddings.embed([first_question(n)])[0])
+                    for n in (3, 12, 39)}
+        assert held.began.wait(timeout=60) and index_files(big) == []
+        assert indexed_field(store).ann is None
+        for n, matches in degraded.items():
+            assert matches[0].qid == f"Faq.{n:04d}"
+            assert matches[0].vector_score == pytest.approx(1.0, abs=1e-5)  # rescored exactly
+
+        held.go.set()
+        assert store.wait_for_index_repair(timeout=60)
+        [rebuilt] = index_files(big)
+        assert rebuilt.read_bytes()[:8] != b"\x00garbage"
+        matches = store.search(SearchField.QUESTIONS, text=None, k=3,
+                               vector=embeddings.embed([first_question(12)])[0])
+        assert matches[0].qid == "Faq.0012" and indexed_field(store).ann.path == rebuilt
+
+
+def test_two_stores_on_one_file_do_not_both_repair_its_index(
+        big, make_stored_items, index, embeddings, monkeypatch) -> None:
+    monkeypatch.setattr(vector_index, "DELTA_MAX_ROWS", 10)
+    with SqliteStore(big, index_min_rows=20) as store:
+        store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
+        put_after_a_crash(store, make_stored_items([faq(n) for n in range(40, 60)]), index)
+    held = HeldBuilds(monkeypatch)
+    vector = embeddings.embed([first_question(50)])[0]
+
+    with SqliteStore(big, index_min_rows=20) as one, SqliteStore(big, index_min_rows=20) as two:
+        assert one.search(SearchField.QUESTIONS, vector=vector, text=None, k=3)[0].qid \
+            == "Faq.0050"
+        assert held.began.wait(timeout=60)
+        # The other store (a process of its own would see the same lock) keeps serving.
+        assert two.search(SearchField.QUESTIONS, vector=vector, text=None, k=3)[0].qid \
+            == "Faq.0050"
+        assert two.search(SearchField.QUESTIONS, vector=vector, text="ferry", k=3)
+        assert two._repairer is None
+
+        held.go.set()
+        assert one.wait_for_index_repair(timeout=60)
+        [repaired] = index_files(big)
+        two.search(SearchField.QUESTIONS, vector=vector, text=None, k=3)
+        assert indexed_field(two).ann.path == repaired and not indexed_field(two).stale
+        assert held.count == 2  # questions and answers (both behind), once each
+
+
+def test_a_search_does_not_repair_while_another_process_holds_the_maintenance_lock(
+        big, make_stored_items, index, embeddings, monkeypatch) -> None:
+    with SqliteStore(big, index_min_rows=20) as store:
+        store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
+    for path in index_files(big):
+        path.unlink()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys
+            from pathlib import Path
+            from knowledge.stores.vector_index import maintenance_lock
+            with maintenance_lock(Path({str(big)!r})):
+                print("locked", flush=True)
+                sys.stdin.readline()
+        """)], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        vector = embeddings.embed([first_question(7)])[0]
+        with SqliteStore(big, index_min_rows=20) as store:
+            assert store.search(SearchField.QUESTIONS, vector=vector, text=None,
+                                k=3)[0].qid == "Faq.0007"
+            assert store._repairer is None and index_files(big) == []
+            holder.communicate("done\n", timeout=60)
+
+            store.search(SearchField.QUESTIONS, vector=vector, text=None, k=3)  # looks again
+            assert store.wait_for_index_repair(timeout=60)
+            assert len(index_files(big)) == 1
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+
+
+def test_closing_the_store_during_a_repair_abandons_it_without_a_partial_file(
+        big, make_stored_items, index, embeddings, monkeypatch) -> None:
+    with SqliteStore(big, index_min_rows=20) as store:
+        store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
+    for path in index_files(big):
+        path.unlink()
+    held = HeldBuilds(monkeypatch)
+
+    store = SqliteStore(big, index_min_rows=20)
+    store.search(SearchField.QUESTIONS, vector=embeddings.embed(["ferry"])[0], text=None, k=3)
+    assert held.began.wait(timeout=60)
+    store.close()
+    held.go.set()  # the build reads its next rows: the store is closed, so it stops
+
+    assert store.wait_for_index_repair(timeout=60)
+    assert index_files(big) == []
+    assert not [p.name for p in big.parent.iterdir() if p.name.endswith(".tmp")]
+    assert store.open_connections == 0
+
+
+def test_a_process_exits_at_once_with_a_repair_running_and_leaves_no_partial_file(
+        big, make_stored_items, index) -> None:
+    with SqliteStore(big, index_min_rows=20) as store:
+        store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
+    for path in index_files(big):
+        path.unlink()
+    script = textwrap.dedent(f"""
+        import threading
+        from pathlib import Path
+        from knowledge.store import SearchField
+        from knowledge.stores import vector_index
+        from knowledge.stores.sqlite_store import SqliteStore
+
+        began = threading.Event()
+        def never_ending_build(*args, **kwargs):
+            began.set()
+            threading.Event().wait()
+        vector_index.build_index = never_ending_build
+
+        store = SqliteStore(Path({str(big)!r}), index_min_rows=20)
+        found = store.search(SearchField.QUESTIONS, vector=[1.0] + [0.0] * {index.dimension - 1},
+                             text=None, k=3)
+        assert found and began.wait(60)
+        print("answered")  # and exits (a CLI command done) without closing the store
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "answered" in result.stdout
+    assert index_files(big) == []
+    assert not [p.name for p in big.parent.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_row_ids_are_never_reused_after_the_newest_rows_are_deleted(
