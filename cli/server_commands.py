@@ -21,6 +21,7 @@ from pathlib import Path
 
 from content_designer.auth import load_or_create_token, token_authorizer, token_path
 from content_designer.local_server import make_server
+from content_designer.malloc_arenas import limit_malloc_arenas
 from content_designer.services import open_services
 from fulfillment.handler import get_service, warm_up
 from fulfillment.llm import LLMError, describe_llm
@@ -71,6 +72,7 @@ def load_demo_if_empty(kb: KnowledgeBase) -> bool:
 def run_serve(args: argparse.Namespace) -> int:
     """Start the server and serve until interrupted."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    limit_malloc_arenas()  # each request runs on a new thread: keep their memory in 2 arenas
     home = qnabot_home()
     token, created = load_or_create_token(home)
     services = open_services(home, chat=True, authorize=token_authorizer(token))
