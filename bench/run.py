@@ -16,7 +16,10 @@ Measures on this machine, side by side (see ``bench/README.md`` for what each fi
   (:mod:`bench.import_bench`);
 * **accuracy** of hybrid, embeddings-only and keywords-only matching on the dev and held-out
   splits (record once, replay per mode: :mod:`knowledge.evaluation`), and of the whole handler
-  (``qnabot eval``), with the default settings on the demo knowledge base.
+  (``qnabot eval``), with the default settings on the demo knowledge base;
+* **calibration across sizes**: accuracy, wrong answers and a reliability table of the
+  confidence for dev and the second set, at their own knowledge base and with distractor
+  items added (:mod:`bench.calibration_bench`).
 
 Synthetic questions are embedded once and kept in an embedding cache
 (``build/bench-cache/embeddings.sqlite``), so later runs build the big knowledge bases from
@@ -84,11 +87,14 @@ class Plan:
     conversations: int | None = None  # per split for accuracy (None: all)
     warm_up_turns: int = 5
     classifier_items: tuple[int, ...] = CLASSIFIER_ITEMS
+    #: Distractor items added to each labeled set's knowledge base for the calibration table
+    #: (``python -m bench.calibration_bench`` alone adds 5,000 too: about 10 minutes more).
+    distractors: tuple[int, ...] = (0, 500, 2_000)
 
 
 QUICK = Plan(sizes=(700, 1_500), real_questions=1_000, turns=20, llm_turns=6,
              llm_delay_ms=20.0, cold_runs=1, import_questions=300, conversations=25,
-             warm_up_turns=2, classifier_items=(300,))
+             warm_up_turns=2, classifier_items=(300,), distractors=(0, 300))
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -454,9 +460,16 @@ def child_llm(home: str, api: str, prompts: int) -> dict:
     return result
 
 
+def child_calibration(sizes: list[int], cache: str) -> dict:
+    """:func:`bench.calibration_bench.measure` in a process of its own."""
+    from bench import calibration_bench
+
+    return {"results": calibration_bench.measure(sizes, cache=Path(cache), log=lambda _: None)}
+
+
 CHILDREN = {"latency": child_latency, "accuracy": child_accuracy,
             "import_demo": child_import_demo, "llm": child_llm,
-            "classifier": child_classifier}
+            "classifier": child_classifier, "calibration": child_calibration}
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -475,6 +488,7 @@ class Results:
     accuracy: dict = field(default_factory=dict)
     llm: dict = field(default_factory=dict)
     classifier: list[dict] = field(default_factory=list)
+    calibration: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -521,6 +535,9 @@ def measure(plan: Plan, embeddings_name: str, work: Path, cache: Path = CACHE,
     for items in plan.classifier_items:
         log(f"classifier training on {items:,} synthetic items ...")
         results.classifier.append(run_child("classifier", items=items))
+    log("calibration: dev and the second set with distractor items ...")
+    results.calibration = run_child("calibration", sizes=list(plan.distractors),
+                                    cache=str(cache))["results"]
 
     for size in plan.sizes:
         home = (keep or work) / f"kb-{size}"
@@ -651,6 +668,13 @@ def markdown(results: Results, command: str) -> str:
     for run in results.classifier:
         lines.append(f"| {run['items']:,} | {run['examples']:,} | {_f(run['train_s'])} | "
                      f"{run['peak_rss_mb']:,} | {_f(run['model_mb'])} |")
+    if results.calibration:
+        from bench.calibration_bench import markdown as calibration_markdown
+
+        lines += ["", "## Calibration across knowledge-base sizes (default settings)", "",
+                  "Each labeled set against its own knowledge base, then with distractor items "
+                  "added (the other set's items, then off-domain FAQ items); see "
+                  "`bench/calibration_bench.py`.", "", *calibration_markdown(results.calibration)]
     lines += ["", "![Turn latency against knowledge-base size](latency.png)", ""]
     return "\n".join(lines)
 
@@ -782,7 +806,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.out / "results.json").write_text(json.dumps(
         {"plan": results.plan.__dict__, "machine": results.machine, "sizes": results.sizes,
          "imports": results.imports, "accuracy": results.accuracy, "llm": results.llm,
-         "classifier": results.classifier,
+         "classifier": results.classifier, "calibration": results.calibration,
          "seconds": results.seconds}, indent=2), "utf-8")
     print(report)
     return 0

@@ -9,9 +9,13 @@ question vectors) and learns a small correction that pulls it away from similar 
 The classifier scores a question against a *candidate set* (the items the store found
 nearest), not against every item, and it is trained the same way (each example against its
 nearest items). So a turn costs one small matrix product whatever the size of the knowledge
-base, training grows with questions x candidates rather than questions x items, and a
-confidence means the same in a 50-item and a 100,000-item knowledge base: it is always a
-share among the same number of contenders.
+base, and training grows with questions x candidates rather than questions x items. A
+confidence is always a share among about the same number of contenders, and training takes
+the same number of steps whatever the number of examples (:func:`train`), so it means about
+the same in a knowledge base of 200 items as in one of 5,000: measured by
+``bench/calibration_bench.py`` (data/README.md, "Calibration across sizes"). A bigger
+knowledge base still answers fewer turns at the same threshold: more of them have a close
+competitor.
 
 Items the model has not seen yet (added since it was trained) are scored by their best
 question cosine on the same scale, so a turn never waits for training.
@@ -192,9 +196,15 @@ def train(examples: TrainingSet, *, model_id: str, candidates: int = CANDIDATES,
     """Fit the weights by softmax cross-entropy (Adam), every item a class.
 
     Up to :data:`DENSE_ITEMS` items each example competes with every item; above, with its
-    ``candidates`` nearest items (as a turn does), updating only the rows a batch touches, for
-    at most :data:`MAX_EXAMPLE_VISITS` example visits. Memory is ``items x dim`` for the
-    weights (and Adam's two moments) plus ``batch x candidates x dim`` for a batch.
+    ``candidates`` nearest items (as a turn does), updating only the rows the examples touch,
+    for at most :data:`MAX_EXAMPLE_VISITS` example visits. Each epoch is *one* Adam step on
+    the gradient over all examples (summed ``batch`` examples at a time), so the weights move
+    as far in a knowledge base of 5,000 items as in one of 100: Adam's step does not shrink
+    with the gradient, and a step per batch of 1,024 made bigger knowledge bases take more
+    steps, grow their weights and give ever higher confidences to the same turns (measured by
+    ``bench/calibration_bench.py``, data/README.md "Calibration across sizes"). Memory is
+    ``items x dim`` for the weights, their gradient and Adam's two moments plus
+    ``batch x candidates x dim`` for a batch.
     """
     started = time.perf_counter()
     prototypes = examples.prototypes
@@ -208,46 +218,47 @@ def train(examples: TrainingSet, *, model_id: str, candidates: int = CANDIDATES,
         # the prototypes' part of every logit never changes: compute it once
         base = np.concatenate([np.einsum("bkd,bd->bk", prototypes[cands[i:i + batch]],
                                          x[i:i + batch]) for i in range(0, len(x), batch)])
-        # a batch's gradient is a mean over the batch, not over all examples
-        w = w * (len(x) / min(batch, len(x)))
     delta = np.zeros_like(prototypes)
     m, v = np.zeros_like(delta), np.zeros_like(delta)
+    grad = np.zeros_like(delta)
     steps = np.zeros(n_classes, dtype=np.int64)  # per-row Adam step counts (sparse updates)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
-    order = np.arange(len(x))
-    rng = np.random.default_rng(0)
     for _ in range(epochs):
-        if not dense:
-            rng.shuffle(order)
+        grad[:] = 0.0
+        touched = np.zeros(n_classes, dtype=bool)
         for start in range(0, len(x), batch):
-            index = order[start:start + batch]
-            xb, yb, wb = x[index], labels[index], w[index]
+            xb = x[start:start + batch]
+            yb, wb = labels[start:start + batch], w[start:start + batch]
             if dense:
                 logits = scale * (xb @ (prototypes + delta).T)
                 targets = np.zeros_like(logits)
                 targets[np.arange(len(xb)), yb] = 1.0
             else:
-                cb = cands[index]
-                logits = scale * (base[index] + np.einsum("bkd,bd->bk", delta[cb], xb))
+                cb = cands[start:start + batch]
+                logits = scale * (base[start:start + batch]
+                                  + np.einsum("bkd,bd->bk", delta[cb], xb))
                 targets = (cb == yb[:, None]).astype(np.float32)
             logits -= logits.max(axis=1, keepdims=True)
             probs = np.exp(logits)
             probs /= probs.sum(axis=1, keepdims=True)
             grad_logits = ((probs - targets) * (scale * wb[:, None])).astype(np.float32)
             if dense:
-                rows = np.arange(n_classes)
-                grad = grad_logits.T @ xb
+                grad += grad_logits.T @ xb
+                touched[:] = True
             else:
-                rows, grad = _scatter_rows(cb, grad_logits, xb)
-            current = delta[rows]
-            grad += l2 * current
-            steps[rows] += 1
-            t = steps[rows][:, None]
-            m_rows = beta1 * m[rows] + (1 - beta1) * grad
-            v_rows = beta2 * v[rows] + (1 - beta2) * grad * grad
-            m[rows], v[rows] = m_rows, v_rows
-            delta[rows] = current - learning_rate * (m_rows / (1 - beta1 ** t)) / (
-                np.sqrt(v_rows / (1 - beta2 ** t)) + eps)
+                rows, part = _scatter_rows(cb, grad_logits, xb)
+                grad[rows] += part
+                touched[rows] = True
+        rows = np.flatnonzero(touched)
+        current = delta[rows]
+        g = grad[rows] + l2 * current
+        steps[rows] += 1
+        t = steps[rows][:, None]
+        m_rows = beta1 * m[rows] + (1 - beta1) * g
+        v_rows = beta2 * v[rows] + (1 - beta2) * g * g
+        m[rows], v[rows] = m_rows, v_rows
+        delta[rows] = current - learning_rate * (m_rows / (1 - beta1 ** t)) / (
+            np.sqrt(v_rows / (1 - beta2 ** t)) + eps)
     return ItemClassifier(model_id, examples.qids, (prototypes + delta).astype(np.float32),
                           examples.fingerprint(model_id),
                           round(time.perf_counter() - started, 3), scale)

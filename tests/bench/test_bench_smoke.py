@@ -26,7 +26,8 @@ def test_a_quick_run_writes_every_table_and_the_latency_chart(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     report = (tmp_path / "results.md").read_text("utf-8")
     for heading in ("Turn latency by knowledge-base size", "Cold start", "Import throughput",
-                    "Accuracy (default settings)", "Classifier training"):
+                    "Accuracy (default settings)", "Classifier training",
+                    "Calibration across knowledge-base sizes (default settings)"):
         assert f"## {heading}" in report
     assert "| 700 |" in report and "| 1,500 |" in report  # one latency row per size
     for run in ("| cold |", "| warm |"):

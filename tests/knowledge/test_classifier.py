@@ -102,3 +102,26 @@ def test_a_failed_training_keeps_the_old_model_and_says_why():
     service = ClassifierService(MemoryClassifierRepo(), broken, lambda: "hashing")
     service.run_once()
     assert service.current() is None and "embeddings down" in service.last_error
+
+
+def confidence(model, question, none_similarity=0.6):
+    """The top item's share of a softmax over the model's items and "none of these"."""
+    vector = EMBED.embed([question])[0]
+    logits = model.logits(vector, list(NEAR_MISS), [0.0] * len(NEAR_MISS))
+    shares = C.softmax(np.r_[logits, model.scale * none_similarity])
+    return float(shares[:-1].max())
+
+
+
+@pytest.mark.parametrize("dense_items", [C.DENSE_ITEMS, 1])
+def test_a_question_is_as_confident_however_many_batches_the_examples_fill(monkeypatch,
+                                                                            dense_items):
+    # A big knowledge base fills many training batches; its items' confidences must not grow
+    # with that (they did: one Adam step per batch made the weights, and so the confidences
+    # of the same turns, grow with the knowledge base, bench/calibration_bench.py).
+    monkeypatch.setattr(C, "DENSE_ITEMS", dense_items)
+    one_batch = train(examples(NEAR_MISS), model_id="hashing")
+    many_batches = train(examples(NEAR_MISS), model_id="hashing", batch=2)
+    for question in ("which is the next stop", "what was the previous stop", "cash on the bus"):
+        assert confidence(many_batches, question) == pytest.approx(
+            confidence(one_batch, question), abs=0.01)
