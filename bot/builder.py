@@ -250,6 +250,8 @@ class LexBotBuilder:
                                 "fulfillmentCodeHook": {"enabled": True}}
         if intent.parent_signature:
             body["parentIntentSignature"] = intent.parent_signature
+        if intent.dialog_code_hook:
+            body["dialogCodeHook"] = {"enabled": True}
         if intent.qid:
             body["description"] = f"Answers item {intent.qid}"
         utterances = [{"utterance": u} for u in intent.utterances]

@@ -10,6 +10,8 @@ Per locale (``en_US`` by default) the bot has:
   questions (so Lex itself routes them, as QnABot does), with the item's ``slots``: a question
   may name a slot as ``{slotName}``; a slot's type is a built-in ``AMAZON.*`` type, a
   ``slottype`` item (built as ``QID-SLOTTYPE-<qid>``), or a custom type already in the bot;
+  an intent with slots has its dialog code hook on, so the fulfillment Lambda fills the slots
+  the session cached before Lex asks for them (:mod:`fulfillment.qid_slots`);
 * ``QID-SLOTTYPE-<qid>`` for each ``slottype`` item: its values (with synonyms when
   ``resolutionStrategyRestrict``, which makes Lex resolve to the listed values only);
 * a Polly voice per locale, used by Amazon Connect.
@@ -134,6 +136,12 @@ class IntentDefinition:
     qid: str = ""  # the item behind a QID intent
     parent_signature: str = ""  # "AMAZON.FallbackIntent" for the fallback
     slots: tuple[SlotDefinition, ...] = ()
+
+    @property
+    def dialog_code_hook(self) -> bool:
+        """True for a QID intent with slots: Lex asks the fulfillment Lambda while it elicits
+        them, which fills the values the session cached (``slotValueCached``)."""
+        return bool(self.qid and self.slots)
 
     @property
     def has_slot(self) -> bool:

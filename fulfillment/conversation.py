@@ -3,8 +3,9 @@
 * **dialog stages** answer a turn that continues a dialog an earlier answer opened, before
   anything is searched: a specialty bot (:mod:`fulfillment.routing`), an elicited response
   (:mod:`fulfillment.elicit`), a quiz (:mod:`fulfillment.quiz`);
-* **follow-ups** change an item's answer once it is chosen: conditional chaining
-  (:mod:`fulfillment.chaining`), then opening the dialog the final item asks for;
+* **follow-ups** change an item's answer once it is chosen: caching a QID intent's slot values
+  (:mod:`fulfillment.qid_slots`), conditional chaining (:mod:`fulfillment.chaining`), then
+  opening the dialog the final item asks for;
 * **built-in hooks** play QnABot's ``QNA:`` hooks (:mod:`fulfillment.builtin_hooks`).
 
 Example:
@@ -21,6 +22,7 @@ from fulfillment.chaining import ChainingStep
 from fulfillment.elicit import ElicitStage, ElicitStart
 from fulfillment.model import Answer
 from fulfillment.pipeline import Services, Stage, TurnState
+from fulfillment.qid_slots import SlotCacheStep
 from fulfillment.quiz import QuizStage
 from fulfillment.response_bots import ResponseBotRouter
 from fulfillment.routing import RoutingStage, RoutingStart, SpecialtyBots
@@ -46,8 +48,8 @@ def dialog_stages(services: Services) -> list[Stage]:
 
 
 def follow_ups(services: Services) -> list[FollowUp]:
-    """Chaining, then the dialog (response or routing) the final item opens."""
-    return [ChainingStep(), ElicitStart(), RoutingStart(_specialty_bots(services))]
+    """Slot caching, chaining, then the dialog (response or routing) the final item opens."""
+    return [SlotCacheStep(), ChainingStep(), ElicitStart(), RoutingStart(_specialty_bots(services))]
 
 
 def builtin_hooks(services: Services) -> BuiltinHooks:

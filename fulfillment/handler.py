@@ -3,8 +3,10 @@
 ``lambda_handler(event, context)`` is the entry point for Lex (``FulfillmentCodeHook`` and
 ``DialogCodeHook``), the CLI (``qnabot ask``/``chat``) and the content designer's chat. It is
 thin: parse the event, run :class:`~fulfillment.pipeline.TurnPipeline`, build the response,
-log one structured record. It never raises: a malformed event or a broken backend gets the
-``ERRORMESSAGE`` answer and a log line.
+log one structured record. A ``DialogCodeHook`` call (Lex eliciting a QID intent's slots) is
+not a turn: :class:`~fulfillment.qid_slots.SlotDialog` fills the cached slots and Lex is told
+to go on. It never raises: a malformed event or a broken backend gets the ``ERRORMESSAGE``
+answer and a log line.
 
 The knowledge base, LLM and users table are built once per process, on the first turn (so
 importing this module stays cheap: boto3, tiktoken and the embedding model load lazily).
@@ -33,9 +35,10 @@ from aws_lambda_powertools import Logger
 
 from fulfillment.connect import apply_connect_settings
 from fulfillment.lex_event import MalformedEventError, parse_event
-from fulfillment.lex_response import build_response
+from fulfillment.lex_response import build_dialog_response, build_response
 from fulfillment.metrics import record_turn_metrics, redactor
 from fulfillment.model import Answer, Request, TurnDebug, TurnResult
+from fulfillment.qid_slots import SlotDialog, is_dialog_hook
 from knowledge.settings import Settings
 
 logger = Logger(service="qnabot-fulfillment")
@@ -195,6 +198,8 @@ def handle_event(event: Any, context: Any = None) -> Outcome:
     except Exception as exc:  # noqa: BLE001 - a misconfigured backend still answers
         logger.exception("cannot build the fulfillment service")
         return _error_outcome(event, f"backend unavailable: {exc}")
+    if is_dialog_hook(request):
+        return Outcome(_dialog_response(request, service))
     settings = service.settings()
     turn = service.pipeline.run(request, settings, time_left=_time_left(context),
                                 on_partial=_partial_listener(context, request, settings))
@@ -202,6 +207,25 @@ def handle_event(event: Any, context: Any = None) -> Outcome:
     log_turn(turn, settings)
     record_turn_metrics(turn, settings)
     return Outcome(response, turn)
+
+
+def _dialog_response(request: Request, service: FulfillmentService) -> dict[str, Any]:
+    """Lex's next step while it elicits a QID intent's slots; never an answer. When the item
+    cannot be read, Lex goes on as it proposed (the slots are then elicited again)."""
+    try:
+        fill = SlotDialog(service.pipeline.services.kb.store).fill(request)
+    except Exception as exc:  # noqa: BLE001 - Lex can still elicit the slots itself
+        logger.warning("cannot read the item of a QID intent, delegating",
+                       extra={"intent": request.intent_name, "error": str(exc)})
+        fill = None
+    response = build_dialog_response(request, fill)
+    state = response["sessionState"]
+    logger.info("dialog", extra={"dialog": {
+        "session_id": request.session_id, "intent": request.intent_name,
+        "action": state["dialogAction"]["type"],
+        "slot_to_elicit": state["dialogAction"].get("slotToElicit", ""),
+        "cached_slots": sorted(fill.cache) if fill else []}})
+    return response
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:

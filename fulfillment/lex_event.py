@@ -144,17 +144,34 @@ def parse_event(event: Any) -> Request:
     )
 
 
+def lex_slot(value: str) -> dict[str, Any]:
+    """A Lex V2 slot holding ``value``, as Lex sends a filled scalar slot.
+
+    >>> lex_slot("Paris")["value"]["interpretedValue"]
+    'Paris'
+    """
+    return {"shape": "Scalar",
+            "value": {"originalValue": value, "interpretedValue": value,
+                      "resolvedValues": [value]}}
+
+
 def make_event(text: str, *, session_id: str = "local-session", channel: str = "text",
                session_attributes: Mapping[str, str] | None = None,
                request_attributes: Mapping[str, str] | None = None,
-               intent: str = "FallbackIntent", locale: str = "en_US") -> dict[str, Any]:
+               intent: str = "FallbackIntent", locale: str = "en_US",
+               slots: Mapping[str, str | None] | None = None,
+               invocation_source: str = "FulfillmentCodeHook") -> dict[str, Any]:
     """The Lex V2 event for one question, as Lex sends it to the fulfillment code hook.
 
     ``channel="voice"`` builds a spoken turn from Amazon Connect (SSML accepted).
     ``request_attributes`` are the client's, as RecognizeText's ``requestAttributes`` pass them
     (e.g. the chat page's welcome mark, :data:`fulfillment.metrics.WELCOME_ATTRIBUTE`).
+    ``slots`` are the intent's (None for an empty slot); ``invocation_source="DialogCodeHook"``
+    builds the call Lex makes while it elicits them.
     """
     voice = channel == "voice"
+    lex_slots = {name: None if value is None else lex_slot(value)
+                 for name, value in (slots or {}).items()}
     request_attributes = {
         **(request_attributes or {}),
         **({ACCEPT_CONTENT_TYPES: "PlainText,SSML", "x-amz-lex:channels:platform": "Connect"}
@@ -162,20 +179,21 @@ def make_event(text: str, *, session_id: str = "local-session", channel: str = "
     }
     return {
         "messageVersion": "1.0",
-        "invocationSource": "FulfillmentCodeHook",
+        "invocationSource": invocation_source,
         "inputMode": "Speech" if voice else "Text",
         "responseContentType": "text/plain; charset=utf-8",
         "sessionId": session_id,
         "inputTranscript": text,
         "bot": {"id": "LOCALBOT00", "name": "QnABot", "aliasId": "TSTALIASID",
                 "aliasName": "TestBotAlias", "localeId": locale, "version": "DRAFT"},
-        "interpretations": [{"intent": {"name": intent, "slots": {}, "state": "InProgress",
+        "interpretations": [{"intent": {"name": intent, "slots": dict(lex_slots),
+                                        "state": "InProgress",
                                         "confirmationState": "None"}}],
         "requestAttributes": request_attributes,
         "sessionState": {
             "sessionAttributes": dict(session_attributes or {}),
             "activeContexts": [],
-            "intent": {"name": intent, "slots": {}, "state": "InProgress",
+            "intent": {"name": intent, "slots": dict(lex_slots), "state": "InProgress",
                        "confirmationState": "None"},
             "originatingRequestId": "00000000-0000-0000-0000-000000000000",
         },

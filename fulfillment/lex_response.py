@@ -9,6 +9,9 @@
   ``qnabot_qid``, ``qnabot_gotanswer``, ``qnabotcontext`` (previous qid and question, topic),
   ``topic``, and ``appContext`` (markdown, SSML and the response card for the Lex web UI).
 
+While Lex elicits a QID intent's slots (a dialog code hook call), :func:`build_dialog_response`
+answers ``ElicitSlot`` or ``Delegate`` instead, with no messages (:mod:`fulfillment.qid_slots`).
+
 Example:
     >>> from fulfillment.model import Answer, Request, TurnDebug, TurnResult
     >>> turn = TurnResult(Request("s1", "Hello"), Answer("Hi!", "qna", qid="Hi.1"), TurnDebug())
@@ -23,7 +26,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from fulfillment.lex_event import lex_slot
 from fulfillment.model import Answer, Request, ResponseCard, TurnResult
+from fulfillment.qid_slots import CACHE_KEY, SlotFill, cached_values, filled_values
 from fulfillment.session import attribute_object
 
 MAX_MESSAGE_CHARS = 1000
@@ -117,6 +122,11 @@ def _language(context: Mapping[str, Any]) -> dict[str, Any]:
     return {key: context[key] for key in LANGUAGE_KEYS if isinstance(context.get(key), str)}
 
 
+def _slot_cache(context: Mapping[str, Any]) -> dict[str, Any]:
+    cache = cached_values(context)
+    return {CACHE_KEY: cache} if cache else {}
+
+
 def session_attributes(turn: TurnResult) -> dict[str, str]:
     """Every session attribute of the response, as strings."""
     request, answer = turn.request, turn.answer
@@ -125,6 +135,7 @@ def session_attributes(turn: TurnResult) -> dict[str, str]:
     attributes.update({k: str(v) for k, v in answer.session_attributes.items()})
     context = {
         **_language(request.context),  # the user's language lasts the session
+        **_slot_cache(request.context),  # so do the slot values QID intents cache
         "previous": {"qid": answer.qid or "", "q": request.transcript},
         "navigation": {"next": answer.next_qid, "previous": _previous_qids(request)},
         "topic": turn.topic,
@@ -173,5 +184,50 @@ def build_response(turn: TurnResult) -> dict[str, Any]:
             "intent": intent,
         },
         "messages": _messages(request, turn.answer),
+        "requestAttributes": dict(request.request_attributes),
+    }
+
+
+def _dialog_slots(request: Request, fill: SlotFill) -> dict[str, Any]:
+    """Lex's slots, with every slot of the item present and the cached values filled in (a
+    slot Lex sent goes back as Lex sent it)."""
+    slots = dict(request.slots)
+    filled_by_lex = filled_values(request.slots)
+    for name, value in fill.values.items():
+        if value is not None and name not in filled_by_lex:
+            slots[name] = lex_slot(value)
+        else:
+            slots.setdefault(name, None)
+    return slots
+
+
+def build_dialog_response(request: Request, fill: SlotFill | None) -> dict[str, Any]:
+    """The Lex V2 response to a dialog code hook call: ``ElicitSlot`` for the required slot
+    still empty (Lex speaks the slot's own prompt), else ``Delegate`` (Lex goes on to
+    fulfillment). The session keeps its attributes, with the slot cache in ``qnabotcontext``.
+    Without a ``fill`` (no QID intent of an item) the intent is delegated unchanged.
+
+    >>> build_dialog_response(Request("s1", "hi", intent_name="Other"), None)["sessionState"][
+    ...     "dialogAction"]
+    {'type': 'Delegate'}
+    """
+    attributes = dict(request.raw_session_attributes)
+    intent = {"name": request.intent_name, "slots": dict(request.slots),
+              "state": "InProgress", "confirmationState": "None"}
+    dialog: dict[str, Any] = {"type": "Delegate"}
+    if fill is not None:
+        intent["slots"] = _dialog_slots(request, fill)
+        if fill.next_slot:
+            dialog = {"type": "ElicitSlot", "slotToElicit": fill.next_slot}
+        else:
+            intent["state"] = "ReadyForFulfillment"
+        context = dict(request.context)
+        if fill.cache:
+            context[CACHE_KEY] = fill.cache
+        attributes["qnabotcontext"] = json.dumps(context, ensure_ascii=False)
+        attributes["qnabot_qid"] = fill.qid
+    return {
+        "sessionState": {"sessionAttributes": attributes, "dialogAction": dialog,
+                         "intent": intent},
         "requestAttributes": dict(request.request_attributes),
     }

@@ -351,6 +351,31 @@ def slot_items():
     ]
 
 
+PAINT_HOOKS = {"fulfillmentCodeHook": {"enabled": True}, "dialogCodeHook": {"enabled": True},
+               "description": "Answers item Paint.1"}
+COLOR_SETTING = {"slotConstraint": "Required", "promptSpecification": {"messageGroups": [
+    {"message": {"plainTextMessage": {"value": "Which color?"}}}], "maxRetries": 4}}
+
+
+def expect_paint_when_slot_and_intent_update(lex):
+    """The optional ``when`` slot is created, then the intent gets its utterances, slot order
+    and code hooks (the dialog code hook on: the intent has slots)."""
+    lex.expect("create_slot", {
+        **WHERE, "intentId": "PAINTINT01", "slotName": "when", "slotTypeId": "AMAZON.Date",
+        "valueElicitationSetting": {
+            "slotConstraint": "Optional", "promptSpecification": {"messageGroups": [
+                {"message": {"plainTextMessage": {"value": "What is the question?"}}}],
+                "maxRetries": 4},
+            "sampleUtterances": [{"utterance": "on {when}"}, {"utterance": "by {when}"}]}},
+        {"slotId": "WHENSLOT01"})
+    lex.expect("update_intent", {
+        **WHERE, "intentName": "QID-INTENT-Paint_dot_1", "intentId": "PAINTINT01", **PAINT_HOOKS,
+        "sampleUtterances": [{"utterance": "Paint it {color}"},
+                             {"utterance": "I want {color} paint"}],
+        "slotPriorities": [{"priority": 1, "slotId": "COLORSLOT1"},
+                           {"priority": 2, "slotId": "WHENSLOT01"}]})
+
+
 def test_slot_types_and_qid_intent_slots_are_built_as_qnabot_builds_them(lex):
     locale = build_definition(slot_items()).locales[0]
     lex.expect("describe_bot_locale", WHERE, {"botLocaleStatus": "Built"})
@@ -394,29 +419,35 @@ def test_slot_types_and_qid_intent_slots_are_built_as_qnabot_builds_them(lex):
         {"slotId": "COLORSLOT1", "slotName": "color"}]})
     lex.expect("update_slot", {
         **WHERE, "intentId": "PAINTINT01", "slotId": "COLORSLOT1", "slotName": "color",
-        "slotTypeId": "COLORTYPE1", "valueElicitationSetting": {
-            "slotConstraint": "Required", "promptSpecification": {"messageGroups": [
-                {"message": {"plainTextMessage": {"value": "Which color?"}}}], "maxRetries": 4}}})
-    lex.expect("create_slot", {
-        **WHERE, "intentId": "PAINTINT01", "slotName": "when", "slotTypeId": "AMAZON.Date",
-        "valueElicitationSetting": {
-            "slotConstraint": "Optional", "promptSpecification": {"messageGroups": [
-                {"message": {"plainTextMessage": {"value": "What is the question?"}}}],
-                "maxRetries": 4},
-            "sampleUtterances": [{"utterance": "on {when}"}, {"utterance": "by {when}"}]}},
-        {"slotId": "WHENSLOT01"})
-    lex.expect("update_intent", {
-        **WHERE, "intentName": "QID-INTENT-Paint_dot_1", "intentId": "PAINTINT01",
-        "fulfillmentCodeHook": {"enabled": True}, "description": "Answers item Paint.1",
-        "sampleUtterances": [{"utterance": "Paint it {color}"},
-                             {"utterance": "I want {color} paint"}],
-        "slotPriorities": [{"priority": 1, "slotId": "COLORSLOT1"},
-                           {"priority": 2, "slotId": "WHENSLOT01"}]})
+        "slotTypeId": "COLORTYPE1", "valueElicitationSetting": COLOR_SETTING})
+    expect_paint_when_slot_and_intent_update(lex)
     expect_stale_slot_types(lex, found=[("QID-SLOTTYPE-Colors", "COLORTYPE1"),
                                         ("QID-SLOTTYPE-Gone", "GONETYPE01")])
     lex.expect("delete_slot_type", {**WHERE, "slotTypeId": "GONETYPE01"})
 
     lex.builder._ensure_locale(BOT, locale)
+
+
+def test_a_new_qid_intent_with_slots_is_created_with_its_dialog_code_hook_on(lex):
+    """Lex then asks the fulfillment Lambda while it elicits the slots (cached values)."""
+    locale = build_definition(slot_items()).locales[0]
+    intent = next(i for i in locale.intents if i.qid == "Paint.1")
+    lex.expect("create_intent", {**WHERE, "intentName": "QID-INTENT-Paint_dot_1",
+                                 **PAINT_HOOKS}, {"intentId": "PAINTINT01"})
+    lex.expect("list_slots", {**WHERE, "intentId": "PAINTINT01"}, {"slotSummaries": []})
+    lex.expect("create_slot", {
+        **WHERE, "intentId": "PAINTINT01", "slotName": "color", "slotTypeId": "COLORTYPE1",
+        "valueElicitationSetting": COLOR_SETTING}, {"slotId": "COLORSLOT1"})
+    expect_paint_when_slot_and_intent_update(lex)
+
+    lex.builder._ensure_intent(WHERE, intent, None, "SLOTTYPE01",
+                               {"QID-SLOTTYPE-Colors": "COLORTYPE1"})
+
+
+def test_a_qid_intent_without_slots_keeps_its_dialog_code_hook_off():
+    """Nothing to elicit: Lex goes straight to fulfillment, without an extra Lambda call."""
+    intent = next(i for i in build_definition(items()).locales[0].intents if i.qid)
+    assert not intent.dialog_code_hook
 
 
 def test_a_slot_of_an_unknown_custom_type_is_reported_with_its_qid(lex):

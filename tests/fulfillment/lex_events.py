@@ -19,9 +19,15 @@ def text_event(text: str, *, session_id: str = "us-east-1:1234-abcd",
                session_attributes: dict[str, str] | None = None,
                intent: str = "FallbackIntent",
                invocation_source: str = "FulfillmentCodeHook",
-               request_attributes: dict[str, str] | None = None) -> dict[str, Any]:
-    """A typed question from the Lex web UI (the FallbackIntent, as QnABot's bot routes it)."""
-    intent_state = {"name": intent, "slots": {}, "state": "ReadyForFulfillment",
+               request_attributes: dict[str, str] | None = None,
+               slots: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """A typed question from the Lex web UI (the FallbackIntent, as QnABot's bot routes it).
+
+    ``slots`` are the intent's as Lex has filled them (None: not filled yet)."""
+    dialog = invocation_source == "DialogCodeHook"
+    intent_state = {"name": intent, "slots": {name: slot(value) for name, value
+                                              in (slots or {}).items()},
+                    "state": "InProgress" if dialog else "ReadyForFulfillment",
                     "confirmationState": "None"}
     return {
         "sessionId": session_id,
@@ -48,6 +54,28 @@ def text_event(text: str, *, session_id: str = "us-east-1:1234-abcd",
         "transcriptions": [{"transcription": text, "transcriptionConfidence": 1,
                             "resolvedContext": {"intent": intent}, "resolvedSlots": {}}],
     }
+
+
+def slot(value: str | None) -> dict[str, Any] | None:
+    """A filled Lex V2 slot as Lex sends it (the user's words resolved to one value)."""
+    if value is None:
+        return None
+    return {"shape": "Scalar", "value": {"originalValue": value.lower(),
+                                         "interpretedValue": value,
+                                         "resolvedValues": [value]}}
+
+
+def dialog_event(text: str, *, intent: str, slots: dict[str, str | None],
+                 **kwargs: Any) -> dict[str, Any]:
+    """Lex's call while it elicits the slots of ``intent`` (its dialog code hook is on)."""
+    event = text_event(text, intent=intent, slots=slots, invocation_source="DialogCodeHook",
+                       **kwargs)
+    empty = [name for name, value in slots.items() if value is None]
+    event["proposedNextState"] = {
+        "dialogAction": {"type": "ElicitSlot", "slotToElicit": empty[0]} if empty else
+        {"type": "Delegate"},
+        "intent": copy.deepcopy(event["sessionState"]["intent"])}
+    return event
 
 
 def connect_voice_event(text: str, **kwargs: Any) -> dict[str, Any]:
@@ -87,8 +115,16 @@ class LexConversation:
         self.responses: list[dict] = []
 
     def ask(self, text: str, **kwargs: Any) -> dict:
-        event = self.builder(text, session_id=self.session_id,
-                             session_attributes=dict(self.attributes), **kwargs)
+        """Send a question for the fulfillment code hook."""
+        return self._send(self.builder, text, kwargs)
+
+    def elicit(self, text: str, **kwargs: Any) -> dict:
+        """Send Lex's dialog code hook call while it elicits an intent's slots."""
+        return self._send(dialog_event, text, kwargs)
+
+    def _send(self, builder: Callable[..., dict], text: str, kwargs: dict[str, Any]) -> dict:
+        event = builder(text, session_id=self.session_id,
+                        session_attributes=dict(self.attributes), **kwargs)
         response = self.handler(event, None)
         self.attributes = dict(response["sessionState"]["sessionAttributes"])
         self.responses.append(response)

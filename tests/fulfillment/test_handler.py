@@ -261,3 +261,52 @@ def test_markdown_and_cards_sent_to_clients_are_sanitized(tmp_path, use_service)
 def test_a_malformed_event_gets_the_admins_error_message(kb, use_service):
     use_service(make_pipeline(kb), MemorySettingsRepo(ERRORMESSAGE="Oops, try again."))
     assert first_text(lambda_handler({"sessionId": 42}, None)) == "Oops, try again."
+
+
+class BrokenStoreKB:
+    """A knowledge base whose store cannot be read."""
+
+    class _Store:
+        def get(self, qid):
+            raise ConnectionError("store unreachable")
+
+    def __init__(self, kb):
+        self.kb, self.store = kb, self._Store()
+
+
+def test_a_dialog_hook_call_whose_item_cannot_be_read_is_delegated_to_lex(kb, use_service,
+                                                                           caplog):
+    from fulfillment.lex_event import make_event
+
+    use_service(make_pipeline(BrokenStoreKB(kb)))
+    event = make_event("Paint it red", intent="QID-INTENT-Paint_dot_1",
+                       slots={"color": "red", "when": None}, invocation_source="DialogCodeHook",
+                       session_attributes={"topic": "paint"})
+
+    response = lambda_handler(event, None)
+
+    assert response["sessionState"]["dialogAction"] == {"type": "Delegate"}
+    assert response["sessionState"]["intent"]["slots"] == event["sessionState"]["intent"]["slots"]
+    assert response["sessionState"]["sessionAttributes"] == {"topic": "paint"}
+    assert "messages" not in response
+    assert "cannot read the item of a QID intent" in caplog.text
+
+
+@hyp_settings(max_examples=40, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(slots=st.dictionaries(st.text(max_size=8), lex_values, max_size=4),
+       cache=st.one_of(st.text(max_size=20), st.dictionaries(st.text(max_size=8), lex_values,
+                                                               max_size=3)))
+def test_a_dialog_hook_call_never_answers_whatever_its_slots_and_session(kb, use_service,
+                                                                         slots, cache):
+    use_service(make_pipeline(kb))
+    event = text_event("Paint it", intent="QID-INTENT-Lex_dot_CRM",
+                       invocation_source="DialogCodeHook",
+                       session_attributes={"qnabotcontext": json.dumps({"slot": cache})})
+    event["sessionState"]["intent"]["slots"] = slots
+
+    response = lambda_handler(event, None)
+
+    assert response["sessionState"]["dialogAction"]["type"] in ("Delegate", "ElicitSlot")
+    assert "messages" not in response
+    assert all(isinstance(v, str) for v in response["sessionState"]["sessionAttributes"].values())
