@@ -124,9 +124,10 @@ REGISTRY: dict[str, Setting] = {
         # --- matching -------------------------------------------------------------------------
         _s("EMBEDDINGS_ENABLE", "bool", "true", "Matching",
            "Match with embeddings (keywords only when false)."),
-        _s("EMBEDDINGS_SCORE_THRESHOLD", "float", "0.85", "Matching",
+        _s("EMBEDDINGS_SCORE_THRESHOLD", "float", "0.9", "Matching",
            "Cosine similarity (0..1) at which the top question match answers on similarity "
-           "alone, as in QnABot.", minimum=0, maximum=1),
+           "alone, as in QnABot (whose default is 0.85); below it the classifier's confidence "
+           "decides.", minimum=0, maximum=1),
         _s("EMBEDDINGS_SCORE_ANSWER_THRESHOLD", "float", "0.8", "Matching",
            "Cosine similarity (0..1) at which the top answer-field match answers.",
            minimum=0, maximum=1),
@@ -140,7 +141,7 @@ REGISTRY: dict[str, Setting] = {
         _s("HYBRID_KEYWORD_WEIGHT", "float", "0.1", "Matching",
            "Similarity added per share of the question's words found in an item, when ranking "
            "candidates; 0 = embeddings only.", minimum=0, maximum=1),
-        _s("TOPIC_BOOST", "float", "0.15", "Matching",
+        _s("TOPIC_BOOST", "float", "0.2", "Matching",
            "Similarity added to items of the session topic, when ranking candidates.",
            minimum=0, maximum=1),
         _s("CLASSIFIER_ENABLE", "bool", "true", "Matching",
@@ -150,7 +151,7 @@ REGISTRY: dict[str, Setting] = {
            "Confidence (0..1: the top candidate's share among all candidates and 'none of "
            "these') at which it answers below the similarity thresholds.",
            minimum=0, maximum=1),
-        _s("CLASSIFIER_NONE_SIMILARITY", "float", "0.6", "Matching",
+        _s("CLASSIFIER_NONE_SIMILARITY", "float", "0.55", "Matching",
            "The similarity of the 'none of these' option in the confidence: higher means "
            "fewer answers to questions the content does not cover.", minimum=0, maximum=1),
         _s("ES_MINIMUM_SHOULD_MATCH", "str", "2<75%", "Matching",

@@ -7,7 +7,7 @@ the same for any embeddings model.
 Example:
     >>> points = sweep(recording, MatchParams.from_settings(settings))  # doctest: +SKIP
     >>> recommend(points, max_wrong_rate=0.05).settings()  # doctest: +SKIP
-    {'EMBEDDINGS_SCORE_THRESHOLD': '0.85', ...}
+    {'EMBEDDINGS_SCORE_THRESHOLD': '0.9', ...}
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ PASSAGE_THRESHOLDS = (0.8,)
 CONFIDENCE_THRESHOLDS = _grid(0.3, 0.9, 0.05)
 NONE_SIMILARITIES = _grid(0.4, 0.6, 0.05)
 KEYWORD_WEIGHTS = (0.05, 0.1, 0.15)
-TOPIC_BOOSTS = (0.1, 0.15, 0.2)
+TOPIC_BOOSTS = (0.1, 0.15, 0.2, 0.25)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def test_ask_json_has_every_field(loaded):
 
 
 def test_ask_json_for_no_answer_has_a_null_qid_and_names_the_no_hits_item(loaded):
-    data = ask_json(loaded, "Name the capital city of Peru")
+    data = ask_json(loaded, "What is the capital of Peru?")
     assert (data["source"], data["got_hits"], data["qid"]) == ("no_hits", False, None)
     assert data["item_qid"] == "CustomNoMatches"
     assert data["answer"].startswith("You stumped me")

@@ -53,11 +53,11 @@ def test_custom_settings_are_kept_listed_and_a_likely_typo_is_flagged(client):
 
 def test_settings_export_then_import_round_trips_in_qnabot_format(client):
     client.put("/settings", {"ES_USE_FUZZY_MATCH": "true", "MY_HOOK_TABLE": "orders",
-                             "TOPIC_BOOST": "0.2"})
+                             "TOPIC_BOOST": "0.25"})
     exported = client.get("/settings/export")
     assert exported.status == 200
     assert exported.json() == {"ES_USE_FUZZY_MATCH": "true", "MY_HOOK_TABLE": "orders",
-                               "TOPIC_BOOST": "0.2"}
+                               "TOPIC_BOOST": "0.25"}
     client.post("/settings/reset", {})
     # QnABot's own files carry numbers and lists as JSON values.
     reply = client.post("/settings/import", {**exported.json(), "ES_PHRASE_BOOST": 4,
