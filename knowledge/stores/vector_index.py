@@ -82,6 +82,10 @@ DTYPE = "f16"
 BUILD_CHUNK = 50_000
 #: usearch threads while building (0: every core).
 BUILD_THREADS = 0
+#: Chunks of fewer vectors are added on one thread: a parallel build differs from run to run
+#: (the order threads link nodes in), one thread gives the same graph every time, and below
+#: this size threads save little (a few seconds at most).
+PARALLEL_BUILD_MIN = 10_000
 
 _NAME = re.compile(r"^(?P<stem>.+)\.(?P<field>[a-z]+)\.(?P<high>\d+)\.usearch$")
 
@@ -200,7 +204,8 @@ def build_index(chunks: Iterable[tuple[np.ndarray, np.ndarray]], dimension: int,
         index = _new_index(dimension)
     for ids, vectors in chunks:
         if len(ids):
-            index.add(ids.astype(np.uint64), vectors, threads=BUILD_THREADS)
+            threads = BUILD_THREADS if len(ids) >= PARALLEL_BUILD_MIN else 1
+            index.add(ids.astype(np.uint64), vectors, threads=threads)
     return index
 
 

@@ -391,8 +391,10 @@ def test_the_real_pages_under_prod_use_stage_relative_urls_cognito_and_lex(stack
         browser.evaluate("(() => { const input = document.querySelector('form input, form "
                          "textarea'); input.value = 'What is it?'; input.form.requestSubmit();"
                          " return true; })()")
-        browser.wait_for("document.body.innerText.includes('Hi there')",
-                         what="the answer from Lex in the transcript")
+        # The welcome turn's answer comes first: wait for the typed question's own answer.
+        browser.wait_for("[...document.querySelectorAll('li.turn.bot:not(.welcome)')]"
+                         ".some(li => li.innerText.includes('Hi there'))",
+                         what="the answer from Lex to the typed question in the transcript")
     finally:
         WEB["publicOrPrivate"] = "PRIVATE"
     assert aws.lex_requests and browser.evaluate("window.hacked === undefined")

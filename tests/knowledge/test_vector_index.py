@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from knowledge.store import SearchField
@@ -507,3 +508,16 @@ def test_stores_on_the_same_file_share_one_mapping_of_its_index(big, make_stored
             store.search(SearchField.QUESTIONS, vector=vector, text=None, k=3)
         assert (one._indexes[SearchField.QUESTIONS].index
                 is two._indexes[SearchField.QUESTIONS].index)
+
+
+def test_the_same_rows_give_the_same_index_every_time() -> None:
+    """A parallel build links nodes in whatever order its threads run; a knowledge base of
+    ordinary size must answer the same questions the same way after every rebuild."""
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((600, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    found = {vector_index.build_index([(np.arange(600), vectors)], 64)
+             .search(vectors[:50], 10).keys.tobytes() for _ in range(4)}
+
+    assert len(found) == 1
