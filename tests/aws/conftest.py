@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import boto3
 import pytest
+from moto import mock_aws
+
+#: The stack's import/export bucket (jobs, feedback and the classifier live there).
+BUCKET = "qnabot-import-export-123456789012"
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +25,12 @@ def create_table(client, name: str, key: str) -> None:
     client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
                         AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
                         KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+
+
+@pytest.fixture
+def s3():
+    """A moto S3 client with the import/export bucket created."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client

@@ -11,7 +11,6 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from content_designer.api import create_app
 from content_designer.auth import token_authorizer
@@ -34,8 +33,9 @@ from knowledge.items import parse_item
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import Settings
 from knowledge.stores.opensearch_store import OpenSearchStore
+from tests.aws.conftest import BUCKET
 from tests.aws.opensearch_emulator import emulated_client
-from tests.aws.test_jobs_s3 import BUCKET, s3_event
+from tests.aws.test_jobs_s3 import s3_event
 from tests.content_designer.conftest import TOKEN, ApiClient
 from tests.knowledge.test_classifier import NEAR_MISS
 
@@ -75,14 +75,6 @@ class Clock:
 def transit_file() -> bytes:
     return json.dumps({"qna": [{"qid": qid, "q": questions, "a": f"Answer {qid}"}
                                for qid, questions in NEAR_MISS.items()]}).encode()
-
-
-@pytest.fixture
-def s3():
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ import json
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from content_designer.jobs import JobStatus
 from content_designer.jobs_s3 import JobWorker, S3JobQueue, job_for_key, lambda_handler
@@ -16,9 +14,8 @@ from knowledge.embeddings.hashing import HashingEmbeddings
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import Settings
 from knowledge.stores.sqlite_store import SqliteStore
+from tests.aws.conftest import BUCKET
 from tests.shared_fixtures import FIXTURES
-
-BUCKET = "qnabot-import-export-123456789012"
 
 
 def s3_event(key: str, *, size: int = 1024, sequencer: str = "0065A1B2C3D4E5F601") -> dict:
@@ -36,14 +33,6 @@ def s3_event(key: str, *, size: int = 1024, sequencer: str = "0065A1B2C3D4E5F601
                "object": {"key": urllib.parse.quote_plus(key, safe="/"), "size": size,
                           "eTag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": sequencer}},
     }]}
-
-
-@pytest.fixture
-def s3():
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 @pytest.fixture
