@@ -9,17 +9,10 @@ from pathlib import Path
 
 from cli.output import progress_bar
 from knowledge.backends import load_settings, open_knowledge_base, open_settings_repo
-from knowledge.evaluation import load_conversations, record, replay, summarize
+from knowledge.evaluation import load_conversations, record
 from knowledge.matching import MatchParams
 from knowledge.settings import validate_updates
-from knowledge.tuning import (
-    DEFAULTS_CHOSEN_AT_WRONG_RATE,
-    SweepPoint,
-    frontier,
-    recommend,
-    sweep,
-    sweep_size,
-)
+from knowledge.tuning import DEFAULTS_CHOSEN_AT_WRONG_RATE, SweepPoint, sweep_size, tune
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,12 +53,11 @@ def run_tune(args: argparse.Namespace) -> int:
     turns = sum(len(c.turns) for c in conversations)
     with progress_bar("searching", " turns", total=turns) as advance:
         recording = record(kb, conversations, settings, on_progress=advance)
-    params = MatchParams.from_settings(settings)
-    current = SweepPoint(params, summarize(replay(recording, params), by_category=False))
     with progress_bar("replaying", " settings", total=sweep_size(recording.mode)) as advance:
-        points = sweep(recording, current.params, on_progress=advance)
-    best = recommend(points, max_wrong_rate=args.max_wrong_rate)
-    edge = frontier(points)
+        tuning = tune(recording, MatchParams.from_settings(settings),
+                      max_wrong_rate=args.max_wrong_rate, on_progress=advance)
+    current, points, best, edge = (tuning.current, tuning.points, tuning.recommended,
+                                   tuning.frontier)
     if args.plot:
         plot_tradeoff(points, edge, current, best, args.plot)
     if args.apply:

@@ -229,16 +229,9 @@ def _run_test_all(kb: KnowledgeBase, settings: Settings, spec: JobSpec,
 def _run_tune(kb: KnowledgeBase, settings: Settings, spec: JobSpec,
               tracker: Tracker) -> dict[str, Any]:
     """``qnabot tune`` as a job: search every labeled turn once, replay many settings."""
-    from knowledge.evaluation import EvalFileError, load_conversations, record, replay, summarize
+    from knowledge.evaluation import EvalFileError, load_conversations, record
     from knowledge.matching import MatchParams
-    from knowledge.tuning import (
-        DEFAULTS_CHOSEN_AT_WRONG_RATE,
-        SweepPoint,
-        frontier,
-        recommend,
-        sweep,
-        sweep_size,
-    )
+    from knowledge.tuning import DEFAULTS_CHOSEN_AT_WRONG_RATE, SweepPoint, sweep_size, tune
 
     if spec.input_file is None:
         raise JobInputError("tuning needs a labeled file (qnabot eval's JSON Lines format)")
@@ -249,12 +242,11 @@ def _run_tune(kb: KnowledgeBase, settings: Settings, spec: JobSpec,
     turns = sum(len(c.turns) for c in conversations)
     tracker.set_total(turns + sweep_size("hybrid"))
     recording = record(kb, conversations, settings, on_progress=tracker.advance)
-    params = MatchParams.from_settings(settings)
-    current = SweepPoint(params, summarize(replay(recording, params), by_category=False))
-    points = sweep(recording, current.params, on_progress=tracker.advance)
     target = float(spec.options.get("max_wrong_rate") or DEFAULTS_CHOSEN_AT_WRONG_RATE)
-    best = recommend(points, max_wrong_rate=target)
-    edge = frontier(points)
+    tuning = tune(recording, MatchParams.from_settings(settings), max_wrong_rate=target,
+                  on_progress=tracker.advance)
+    current, points, best, edge = (tuning.current, tuning.points, tuning.recommended,
+                                   tuning.frontier)
     step = max(1, len(points) // MAX_CHART_POINTS)
 
     def dot(point: SweepPoint) -> list[float]:

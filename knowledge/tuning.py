@@ -161,3 +161,24 @@ def frontier(points: Sequence[SweepPoint]) -> list[SweepPoint]:
             result.append(best[rate])
             top = overall(best[rate])
     return result
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """What a tune found: the current settings' point, every point tried, the recommended
+    one and the frontier (what ``qnabot tune`` prints and the designer's Tune tab draws)."""
+
+    current: SweepPoint
+    points: list[SweepPoint]
+    recommended: SweepPoint
+    frontier: list[SweepPoint]
+
+
+def tune(recording: Recording, params: MatchParams, *, max_wrong_rate: float,
+         on_progress: Callable[[int], object] | None = None) -> Tuning:
+    """Score the current ``params`` on ``recording``, sweep the default grids around them and
+    recommend the point for ``max_wrong_rate`` (``on_progress`` as in :func:`sweep`)."""
+    current = SweepPoint(params, summarize(replay(recording, params), by_category=False))
+    points = sweep(recording, params, on_progress=on_progress)
+    return Tuning(current, points, recommend(points, max_wrong_rate=max_wrong_rate),
+                  frontier(points))
