@@ -50,6 +50,7 @@ from content_designer.analytics import MetricsUnavailableError, merge_feedback, 
 from content_designer.chat import display
 from content_designer.feedback import Feedback
 from content_designer.item_search import ItemQuery, find_items
+from content_designer.jobs import JobStatus
 from content_designer.pages import EMBEDDABLE_HEADERS, PAGES, SECURITY_HEADERS, static_file
 from content_designer.resolver import ConcurrentRestResolver
 from content_designer.services import DesignerServices
@@ -456,12 +457,19 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
 
     # --- jobs -----------------------------------------------------------------------------
 
-    def upload(file: UploadFile) -> bytes | Response:
+    def accepted(status: JobStatus) -> Response[dict[str, Any]]:
+        """202 with the new job's status."""
+        return Response(202, content_types.APPLICATION_JSON, status.to_json())
+
+    def submit_upload(kind: str, file: UploadFile, options: dict[str, Any]
+                      ) -> Response[dict[str, Any]]:
+        """Start a ``kind`` job on an uploaded file (413 when it is too big to upload)."""
         if len(file.content) > MAX_UPLOAD_BYTES:
             return error(413, f"the file is {len(file.content)} bytes; the limit here is "
                               f"{MAX_UPLOAD_BYTES}: import it with `qnabot import`, or in AWS "
                               "put it in the import/export bucket's imports/ folder")
-        return file.content
+        return accepted(services.jobs.submit(kind, upload=file.content,
+                                             filename=file.filename or "", options=options))
 
     @app.post("/jobs/import", summary="Upload a QnABot JSON or JSON Lines file to import",
               tags=["jobs"], security=ADMIN, status_code=202)
@@ -470,19 +478,13 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
         replace_all: Annotated[bool, Form(description="Remove every item not in the file.")]
         = False,
     ) -> Response[dict[str, Any]]:
-        content = upload(file)
-        if isinstance(content, Response):
-            return content
-        status = services.jobs.submit("import", upload=content, filename=file.filename or "",
-                                      options={"replace_all": replace_all})
-        return Response(202, content_types.APPLICATION_JSON, status.to_json())
+        return submit_upload("import", file, {"replace_all": replace_all})
 
     @app.post("/jobs/export", summary="Export items to a downloadable QnABot file",
               tags=["jobs"], security=ADMIN, status_code=202)
     def start_export(request: ExportRequest) -> Response[dict[str, Any]]:
-        status = services.jobs.submit("export", filename="qna-export.json",
-                                      options=request.model_dump())
-        return Response(202, content_types.APPLICATION_JSON, status.to_json())
+        return accepted(services.jobs.submit("export", filename="qna-export.json",
+                                             options=request.model_dump()))
 
     @app.post("/jobs/test-all", summary="Ask every question of the knowledge base; report "
                                         "which find their own qid",
@@ -490,9 +492,8 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
     def start_test_all(request: TestAllRequest | None = None) -> Response[dict[str, Any]]:
         options = (request or TestAllRequest()).model_dump()
         label = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in options.items() if v)
-        status = services.jobs.submit("test_all", filename="knowledge base" + (
-            f" ({label})" if label else ""), options=options)
-        return Response(202, content_types.APPLICATION_JSON, status.to_json())
+        return accepted(services.jobs.submit("test_all", filename="knowledge base" + (
+            f" ({label})" if label else ""), options=options))
 
     @app.post("/jobs/test-all/upload", summary="Ask the questions of a labeled file (items, "
                                                "{question, qid} lines or qnabot eval's format)",
@@ -501,12 +502,7 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
         file: Annotated[UploadFile, File(description="Items or {question, qid} JSON Lines.")],
         client_filter: Annotated[str, Form(max_length=100)] = "",
     ) -> Response[dict[str, Any]]:
-        content = upload(file)
-        if isinstance(content, Response):
-            return content
-        status = services.jobs.submit("test_all", upload=content, filename=file.filename or "",
-                                      options={"client_filter": client_filter})
-        return Response(202, content_types.APPLICATION_JSON, status.to_json())
+        return submit_upload("test_all", file, {"client_filter": client_filter})
 
     @app.post("/jobs/tune", summary="Sweep the matching thresholds on a labeled file (qnabot "
                                     "tune) and recommend settings",
@@ -515,12 +511,7 @@ def create_app(services: DesignerServices) -> APIGatewayRestResolver:
         file: Annotated[UploadFile, File(description="Labeled conversations (JSON Lines).")],
         max_wrong_rate: Annotated[float, Form(ge=0, le=1)] = DEFAULTS_CHOSEN_AT_WRONG_RATE,
     ) -> Response[dict[str, Any]]:
-        content = upload(file)
-        if isinstance(content, Response):
-            return content
-        status = services.jobs.submit("tune", upload=content, filename=file.filename or "",
-                                      options={"max_wrong_rate": max_wrong_rate})
-        return Response(202, content_types.APPLICATION_JSON, status.to_json())
+        return submit_upload("tune", file, {"max_wrong_rate": max_wrong_rate})
 
     @app.get("/jobs/<job_id>/report", summary="A finished test-all job's outcomes as CSV",
              tags=["jobs"], security=ADMIN)
