@@ -733,12 +733,6 @@ def plot(results: Results, path: Path) -> None:
     memory.plot(sizes, [s["cold_start"].get("peak_rss_mb", 0) for s in results.sizes], "-s",
                 label="cold start, peak RSS")
     memory.set_title("Memory")
-    memory.set_xscale("log")
-    memory.set_xlabel("distinct questions in the knowledge base")
-    memory.set_ylabel("MB")
-    memory.set_ylim(bottom=0)
-    memory.grid(alpha=0.3)
-    memory.legend(fontsize=8)
     with_llm = [s for s in results.sizes if s.get("llm")]
     if with_llm:
         x = [s["questions"] for s in with_llm]
@@ -747,10 +741,11 @@ def plot(results: Results, path: Path) -> None:
         right.plot(x, [s["llm"]["overhead_median_ms"] or 0 for s in with_llm], "-s",
                    label="overhead around LLM (median)")
         right.set_title(f"Turn with a {results.plan.llm_delay_ms:.0f} ms test LLM")
-    for axis in (left, right):
+    per_turn = "ms per turn (warm, in process)"
+    for axis, unit in ((left, per_turn), (right, per_turn), (memory, "MB")):
         axis.set_xscale("log")
         axis.set_xlabel("distinct questions in the knowledge base")
-        axis.set_ylabel("ms per turn (warm, in process)")
+        axis.set_ylabel(unit)
         axis.set_ylim(bottom=0)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
