@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from content_designer.api import create_app
+from content_designer import aws_web, lambda_function
+from content_designer.api import ADMIN, create_app
 from content_designer.auth import token_authorizer
 from content_designer.chat import ChatService
 from content_designer.local_server import LocalApi, api_gateway_event
@@ -164,3 +165,15 @@ def loaded(client: ApiClient, services: DesignerServices) -> ApiClient:
         status = client.run_job(client.upload("/jobs/import", name, fixture_bytes(name)), services)
         assert status["state"] == "succeeded", status
     return client
+
+
+def use_lambda_app(services: DesignerServices, web: dict[str, Any],
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the designer Lambda serve ``services`` as in AWS: the API plus the AWS routes,
+    admins only, no local chat, with ``web`` as the stack's web configuration."""
+    services.authorize = aws_web.admins_only
+    services.chat = None
+    app = create_app(services)
+    aws_web.register_routes(app, lambda: web, ADMIN)
+    monkeypatch.setattr(lambda_function, "app", lambda: app)
+    monkeypatch.setattr(lambda_function, "web_config", lambda: web)

@@ -33,11 +33,11 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from content_designer import aws_web, lambda_function
-from content_designer.api import ADMIN, create_app
 from content_designer.chat import LocalLambdaContext
 from content_designer.local_server import api_gateway_event
 from tests.content_designer import cdp
 from tests.content_designer.cdp import Browser, find_chromium
+from tests.content_designer.conftest import use_lambda_app
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed")]
@@ -283,12 +283,7 @@ def serve(server: ThreadingHTTPServer) -> ThreadingHTTPServer:
 
 @pytest.fixture
 def stack(services, monkeypatch, tmp_path):
-    services.authorize = aws_web.admins_only
-    services.chat = None
-    app = create_app(services)
-    aws_web.register_routes(app, lambda: WEB, ADMIN)
-    monkeypatch.setattr(lambda_function, "app", lambda: app)
-    monkeypatch.setattr(lambda_function, "web_config", lambda: WEB)
+    use_lambda_app(services, WEB, monkeypatch)
     certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-subj", "/CN=amazonaws.test", "-keyout", str(key), "-out", str(certificate)],

@@ -14,8 +14,8 @@ import pytest
 from botocore.stub import Stubber
 
 from content_designer import aws_web, lambda_function
-from content_designer.api import ADMIN, create_app
 from content_designer.chat import LocalLambdaContext
+from tests.content_designer.conftest import use_lambda_app
 
 WEB = {"region": "eu-west-1", "accountId": "123456789012", "partition": "aws",
        "userPoolId": "eu-west-1_AbCdEf123", "clientId": "client123",
@@ -43,12 +43,7 @@ def header(reply: dict, name: str) -> str:
 @pytest.fixture
 def lambda_app(services, monkeypatch):
     """The Lambda's app (the designer API plus the AWS routes) with the web config above."""
-    services.authorize = aws_web.admins_only
-    services.chat = None
-    app = create_app(services)
-    aws_web.register_routes(app, lambda: WEB, ADMIN)
-    monkeypatch.setattr(lambda_function, "app", lambda: app)
-    monkeypatch.setattr(lambda_function, "web_config", lambda: WEB)
+    use_lambda_app(services, WEB, monkeypatch)
     return lambda path, claims=None: lambda_function.lambda_handler(event(path, claims),
                                                                      LocalLambdaContext())
 
