@@ -290,12 +290,18 @@ def test_two_stores_on_one_file_do_not_both_repair_its_index(
         assert held.count == 2  # questions and answers (both behind), once each
 
 
-def test_a_search_does_not_repair_while_another_process_holds_the_maintenance_lock(
-        big, make_stored_items, index, embeddings, monkeypatch) -> None:
+@pytest.fixture
+def unindexed(big: Path, make_stored_items, index) -> Path:
+    """A big store of 40 items (two fields past 20 rows) whose index files are gone."""
     with SqliteStore(big, index_min_rows=20) as store:
         store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
     for path in index_files(big):
         path.unlink()
+    return big
+
+
+def test_a_search_does_not_repair_while_another_process_holds_the_maintenance_lock(
+        big, unindexed, embeddings, monkeypatch) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys
@@ -323,11 +329,7 @@ def test_a_search_does_not_repair_while_another_process_holds_the_maintenance_lo
 
 
 def test_closing_the_store_during_a_repair_abandons_it_without_a_partial_file(
-        big, make_stored_items, index, embeddings, monkeypatch) -> None:
-    with SqliteStore(big, index_min_rows=20) as store:
-        store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
-    for path in index_files(big):
-        path.unlink()
+        big, unindexed, embeddings, monkeypatch) -> None:
     held = HeldBuilds(monkeypatch)
 
     store = SqliteStore(big, index_min_rows=20)
@@ -343,11 +345,7 @@ def test_closing_the_store_during_a_repair_abandons_it_without_a_partial_file(
 
 
 def test_a_process_exits_at_once_with_a_repair_running_and_leaves_no_partial_file(
-        big, make_stored_items, index) -> None:
-    with SqliteStore(big, index_min_rows=20) as store:
-        store.put(make_stored_items([faq(n) for n in range(40)]), index=index)
-    for path in index_files(big):
-        path.unlink()
+        big, unindexed, index) -> None:
     script = textwrap.dedent(f"""
         import threading
         from pathlib import Path
