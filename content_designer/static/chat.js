@@ -136,17 +136,22 @@ function answerBubble(turn) {
             judged ? feedbackButtons(turn) : null);
 }
 
-function showAnswer(turn) {
+/** Show an answer at the end of the transcript, or in place of its pending bubble. */
+function showAnswer(turn, pending = null) {
   const item = el("li", {class: `turn bot${turn.welcome ? " welcome" : ""}`,
                          "data-qid": (turn.display && turn.display.qid) || ""}, answerBubble(turn));
-  transcript.append(item);
-  scrollDown();
-  return item;
+  return place(item, pending);
 }
 
-function showError(message) {
-  transcript.append(el("li", {class: "turn bot"}, el("div", {class: "bubble error", role: "alert"}, message)));
+function showError(message, pending = null) {
+  place(el("li", {class: "turn bot"}, el("div", {class: "bubble error", role: "alert"}, message)),
+        pending);
+}
+
+function place(item, pending) {
+  if (pending) pending.replaceWith(item); else transcript.append(item);
   scrollDown();
+  return item;
 }
 
 function pendingBubble() {
@@ -176,24 +181,35 @@ function transport() {
   return transportReady.then(() => window.QNABOT_TRANSPORT);
 }
 
+//: Settles when the last turn asked has its answer. Lex takes one turn of a session at a time
+//: (a second one in flight gets a ConflictException, and the two could reach the bot in either
+//: order), so each turn waits for the one before: a question typed while the welcome turn is
+//: still out goes after it.
+let lastTurn = Promise.resolve();
+let turnsOut = 0;
+
 /** Ask one question. kind: "feedback" or "welcome" (not shown as a question), channel. */
-async function ask(text, {kind = "", channel = "text"} = {}) {
+function ask(text, {kind = "", channel = "text"} = {}) {
   text = text.trim();
-  if (!text) return;
-  if (kind !== "welcome") {
-    showQuestion(text, kind);
-    saveTurn({question: text, kind});
-  }
+  if (!text) return lastTurn;
+  if (kind !== "welcome") showQuestion(text, kind);
   input.value = "";
+  turnsOut += 1;
   sendButton.disabled = true;
   transcript.setAttribute("aria-busy", "true");
-  const pending = pendingBubble();
+  const pending = pendingBubble();  // placed now, so answers keep the order of the questions
+  lastTurn = lastTurn.then(() => exchange(text, {kind, channel, pending}));
+  return lastTurn;
+}
+
+/** One turn with the bot; the answer (or the error) takes the place of its pending bubble. */
+async function exchange(text, {kind, channel, pending}) {
+  if (kind !== "welcome") saveTurn({question: text, kind});  // kept in the order sent
   try {
     const send = await transport();
     const response = await send.send(text, {
       sessionId: sessionId(), channel, onPartial: pending.onPartial,
       requestAttributes: kind === "welcome" ? WELCOME_ATTRIBUTES : {}});
-    pending.item.remove();
     const display = response.display || {};
     if (kind === "welcome" && !display.got_answer) {  // no greeting item: a plain welcome
       Object.assign(display, {html: WELCOME_FALLBACK_HTML, text: WELCOME_FALLBACK,
@@ -201,15 +217,17 @@ async function ask(text, {kind = "", channel = "text"} = {}) {
     }
     const turn = {id: randomId(), question: text, display, welcome: kind === "welcome",
                   kind: kind === "feedback" ? kind : ""};
-    showAnswer(turn);
+    showAnswer(turn, pending.item);
     saveTurn(turn);
     if (speakAnswers || channel === "voice") readAloud(display);
   } catch (error) {
-    pending.item.remove();
-    showError(`Sorry, the question could not be sent: ${error.message}`);
+    showError(`Sorry, the question could not be sent: ${error.message}`, pending.item);
   } finally {
-    sendButton.disabled = false;
-    transcript.removeAttribute("aria-busy");
+    turnsOut -= 1;
+    if (!turnsOut) {
+      sendButton.disabled = false;
+      transcript.removeAttribute("aria-busy");
+    }
     if (kind !== "welcome") input.focus();
   }
 }

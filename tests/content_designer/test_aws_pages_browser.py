@@ -74,6 +74,10 @@ class AwsDouble(ThreadingHTTPServer):
         self.codes: dict[str, str] = {}  # code -> PKCE challenge
         self.logins: list[dict | None] = []
         self.lex_requests: list[dict[str, Any]] = []
+        self.lex_seconds = 0.0  # how long Lex takes to answer
+        self.lex_in_flight = 0
+        self.lex_most_in_flight = 0  # Lex refuses a second turn of a session in flight
+        self.lex_lock = threading.Lock()
         self.streams: dict[str, Any] = {}  # session id -> the socket's file, as it connected
         self.stream_queries: list[dict[str, str]] = []
         self.acks = threading.Semaphore(0)  # the page saw a partial answer
@@ -170,6 +174,18 @@ class _AwsHandler(BaseHTTPRequestHandler):
         self.server.lex_requests.append({"path": self.path, "body": body,
                                          "headers": {k.lower(): v for k, v in
                                                      self.headers.items()}})
+        with self.server.lex_lock:
+            self.server.lex_in_flight += 1
+            self.server.lex_most_in_flight = max(self.server.lex_most_in_flight,
+                                                 self.server.lex_in_flight)
+        try:
+            time.sleep(self.server.lex_seconds)
+            self._recognize_text(body)
+        finally:
+            with self.server.lex_lock:
+                self.server.lex_in_flight -= 1
+
+    def _recognize_text(self, body: bytes) -> None:
         session = self.path.split("/session/")[1].split("/")[0]
         stream = self.server.streams.get(session)
         if stream is not None:  # the fulfillment Lambda posts the answer as it is written
@@ -379,6 +395,7 @@ def pages_load_the_runtime_config() -> bool:
 def test_the_real_pages_under_prod_use_stage_relative_urls_cognito_and_lex(stack):
     browser, stage, aws = stack
     WEB["publicOrPrivate"] = "PUBLIC"
+    aws.lex_seconds = 0.5  # the question is typed while the welcome turn is still out
     try:
         browser.open(stage.url + "chat")
         browser.wait_for("window.QNABOT_TRANSPORT && !!window.QNABOT_TRANSPORT.display",
@@ -390,14 +407,20 @@ def test_the_real_pages_under_prod_use_stage_relative_urls_cognito_and_lex(stack
         browser.wait_for("[...document.querySelectorAll('li.turn.bot:not(.welcome)')]"
                          ".some(li => li.innerText.includes('Hi there'))",
                          what="the answer from Lex to the typed question in the transcript")
+        transcript = browser.evaluate("[...document.querySelectorAll('li.turn')].map(li => "
+                                      "li.className.replace('turn ', ''))")
     finally:
         WEB["publicOrPrivate"] = "PRIVATE"
+        aws.lex_seconds = 0.0
     assert aws.lex_requests and browser.evaluate("window.hacked === undefined")
     # The page's own welcome turn tells the fulfillment Lambda so (Lex V2 requestAttributes,
-    # for the analytics); the typed question does not.
+    # for the analytics); the typed question does not. Lex takes one turn of a session at a
+    # time, so the question waited for the welcome's answer, and the transcript keeps that order.
     sent = [json.loads(r["body"]) for r in aws.lex_requests]
     assert sent == [{"text": "Hello", "requestAttributes": {"qnabot_welcome": "true"}},
                     {"text": "What is it?"}]
+    assert aws.lex_most_in_flight == 1
+    assert transcript == ["bot welcome", "user", "bot"]
     browser.open(stage.url + "designer")
     browser.wait_for("location.pathname === '/prod/designer' && !location.search && "
                      "Object.keys(sessionStorage).some(k => k.startsWith('qnabot.cognito.') "
