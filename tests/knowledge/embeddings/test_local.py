@@ -108,12 +108,14 @@ def test_an_empty_text_gets_a_unit_vector(model: LocalEmbeddings) -> None:
 
 
 @needs_export
+@pytest.mark.parametrize("batch_size", [64, 3], ids=["one call each", "calls side by side"])
 def test_concurrent_calls_from_threads_give_the_sequential_vectors(
-        model: LocalEmbeddings) -> None:
+        model: LocalEmbeddings, batch_size: int) -> None:
     texts = mixed_length_texts()
     expected = model.embed(texts)
+    shared = LocalEmbeddings(batch_size=batch_size)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: model.embed(texts), range(6)))
+        results = list(pool.map(lambda _: shared.embed(texts), range(6)))
     for vectors in results:
         np.testing.assert_allclose(vectors, expected, atol=1e-5)
 
