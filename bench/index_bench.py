@@ -50,10 +50,26 @@ def query_vectors(cache: Path = CACHE) -> np.ndarray:
     return np.asarray(open_model(cache).embed(questions, "q"), dtype=np.float32)
 
 
-def measure(base: np.ndarray, size: int, queries: np.ndarray) -> dict:
-    """Build an index of ``size`` vectors (real ones first), then recall@10 and costs."""
+def demo_vectors(cache: Path = CACHE) -> np.ndarray:
+    """The demo knowledge base's questions, embedded: the small topic the dev set asks about."""
+    from bench.run import DEMO_FILES
+
+    questions = sorted({q for path in DEMO_FILES
+                        for item in json.loads(path.read_text(encoding="utf-8"))["qna"]
+                        for q in item.get("q", [])})
+    return np.asarray(open_model(cache).embed(questions, "q"), dtype=np.float32)
+
+
+def measure(base: np.ndarray, size: int, queries: np.ndarray,
+            first: np.ndarray | None = None) -> dict:
+    """Build an index of ``size`` vectors (``first``, then real ones, then synthetic ones), then
+    recall@10 and costs."""
+    head = first if first is not None else np.empty((0, base.shape[1]), dtype=np.float32)
+    size -= len(head)
     vectors = base[:size] if size <= len(base) else np.concatenate(
         [base, synthetic_vectors(base, size - len(base), seed=size)])
+    vectors = np.concatenate([head, vectors]) if len(head) else vectors
+    size = len(vectors)
     started, cpu = time.perf_counter(), time.process_time()
     chunks = ((np.arange(n, min(n + vector_index.BUILD_CHUNK, size)),
                vectors[n:n + vector_index.BUILD_CHUNK])
@@ -71,7 +87,8 @@ def measure(base: np.ndarray, size: int, queries: np.ndarray) -> dict:
         rows, _ = index.search(query, STORE_ROWS)
         best = rows[np.argsort(-(vectors[rows] @ query))[:K]]
         reranked.append(len(set(best.tolist()) & set(want.tolist())) / K)
-    return {"size": size, "real": min(size, len(base)), "queries": len(queries),
+    return {"size": size, "real": min(size, len(base) + len(head)), "queries": len(queries),
+            "demo_first": len(head),
             f"recall@{K}": round(statistics.fmean(recalls), 4),
             "worst_query_recall": min(recalls),
             f"store_recall@{K}": round(statistics.fmean(reranked), 4),
@@ -88,13 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real", type=int, default=20_000,
                         help="benchmark questions embedded by the real model")
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
+    parser.add_argument("--demo", action="store_true",
+                        help="add the demo knowledge base's questions first, as `make bench`'s "
+                             "knowledge bases do: the dev questions' nearest rows are then a "
+                             "small topic inside the bulk")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     base = real_vectors(args.real)
     queries = query_vectors()
+    first = demo_vectors() if args.demo else None
     results = []
     for size in args.sizes:
-        result = measure(base, size, queries)
+        result = measure(base, size, queries, first)
         results.append(result)
         if not args.json:
             print(f"{size:>9,} vectors ({result['real']:,} real): recall@{K} "
