@@ -34,7 +34,7 @@ TOP = 15
 
 #: The fields of a turn record :func:`summarize` reads (a reader may return only these).
 TURN_FIELDS = ("datetime", "sessionId", "utterance", "qid", "got_hits", "answerSource",
-               "latency_ms", "llm_calls", "llm_ms", "welcome")
+               "latency_ms", "llm_calls", "llm_ms", "welcome", "feedback")
 #: The fields of a feedback record :func:`summarize` and :func:`merge_feedback` read.
 FEEDBACK_FIELDS = ("datetime", "sessionId", "feedback", "qid", "utterance")
 #: Seconds a feedback log record may precede the metrics record of the same verdict and still
@@ -92,7 +92,10 @@ def _top(groups: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
 
 
 def _is_feedback(record: dict[str, Any]) -> bool:
-    return question_key(str(record.get("utterance") or "")) in ("thumbs up", "thumbs down")
+    """The turn judged the previous answer: its record says so, or (records written before
+    they did) its words are the thumbs phrases."""
+    return bool(record.get("feedback")) or question_key(
+        str(record.get("utterance") or "")) in ("thumbs up", "thumbs down")
 
 
 def summarize(turns: Iterable[dict[str, Any]], feedback: Iterable[dict[str, Any]], *,

@@ -133,7 +133,10 @@ def turn_record(turn: TurnResult, settings: Settings) -> dict[str, Any]:
     """The metrics record of one turn, under QnABot's field names.
 
     ``got_hits`` is 1 when the knowledge base (or a retriever) answered, 0 for no_hits;
-    ``welcome`` is true for the chat page's welcome turn (see :func:`is_welcome`).
+    ``welcome`` is true for the chat page's welcome turn (see :func:`is_welcome`);
+    ``feedback`` is the turn's verdict on the previous answer when it gave one (see
+    :func:`feedback_verdict`: "Thumbs up", or "Good answer" judged by QnABot's feedback hook),
+    else "": such a turn is no question.
     """
     redact = redactor(settings)
     withheld = turn.debug.pii_rejected
@@ -159,6 +162,7 @@ def turn_record(turn: TurnResult, settings: Settings) -> dict[str, Any]:
         "llm_ms": round(llm_ms, 1),
         "latency_ms": round(turn.debug.timings_ms.get("total", 0.0), 1),
         "welcome": is_welcome(turn),
+        "feedback": feedback_verdict(turn) or "",
     }
 
 

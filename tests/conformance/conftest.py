@@ -32,13 +32,14 @@ TODAY = datetime(2026, 12, 2, 12, 0)
 
 
 class FeedbackRecords:
-    """The metrics sink double: keeps every feedback record (turn records are dropped)."""
+    """The metrics sink double: keeps every feedback record, and every turn record apart."""
 
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
+        self.turns: list[dict[str, Any]] = []
 
     def record_turn(self, record: Mapping[str, Any]) -> None:
-        pass
+        self.turns.append(dict(record))
 
     def record_feedback(self, record: Mapping[str, Any]) -> None:
         self.records.append(dict(record))

@@ -29,3 +29,6 @@ def test_feedback_in_other_words_is_recorded_once_through_the_feedback_item(conv
     chat.ask("Bad answer")  # a question of QnABot's Feedback.001, not a thumbs phrase
     assert [(r["feedback"], r["qid"]) for r in feedback.records] == [
         ("thumbs_down", "Alexa.001")]
+    # Its turn record says it judged an answer, so the analytics do not count it as asked.
+    assert [(t["utterance"], t["feedback"]) for t in feedback.turns] == [
+        ("What is an Amazon Echo Show", ""), ("Bad answer", "thumbs_down")]

@@ -27,6 +27,8 @@ def test_summary_counts_per_day_and_groups_questions_ignoring_case_and_punctuati
              turn("2026-03-02", "Capital of Peru?", "CustomNoMatches", got_hits=0),
              turn("2026-03-02", "capital of peru", got_hits=0),
              turn("2026-03-02", "Thumbs down"),  # feedback, not a question
+             # QnABot's feedback item judged it (its record says so): no question either
+             turn("2026-03-02", "Good answer", "Feedback.001", feedback="thumbs_up"),
              turn("2026-02-01", "Too old", "Old.1")]
     feedback = [{"datetime": "2026-03-02T10:01:00+00:00", "feedback": "thumbs_down",
                  "qid": "Ferry.1", "utterance": "Where is the ferry?"}]

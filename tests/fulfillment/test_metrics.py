@@ -64,6 +64,9 @@ def test_thumbs_utterances_record_feedback_on_the_previous_answer(sink, bot):
     [feedback] = sink.feedback()
     assert (feedback["feedback"], feedback["qid"], feedback["utterance"]) == (
         "thumbs_down", "Alexa.001", "What is an Amazon Echo Show")
+    # The turn's own record says it gave feedback, so the analytics count it as no question.
+    asked, judged = sink.turns()
+    assert (asked["feedback"], judged["feedback"]) == ("", "thumbs_down")
 
 
 def test_redacting_hides_matches_in_the_record():
