@@ -33,7 +33,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import logging
 import os
@@ -69,28 +68,20 @@ REPAIR_RETRY_SECONDS = 60.0
 #: HNSW graph: links per node, candidate list while adding, and while searching. Measured with
 #: ``bench/index_bench.py --real 1000000 --demo`` (real MiniLM vectors of the benchmark's
 #: questions; queries never in the index): for questions like the stored ones, recall@10
-#: against exact search is 0.999 at 20,000 rows, 0.999 at 100,000 and 0.991 at 1,000,000
-#: (1.4 ms a search). Known weak spot: a small topic far from the bulk (the demo's 338
-#: questions, stored first, asked by the dev set) gets 0.999, 0.968 (with the second search
-#: below) and 0.42 at 1,000,000 (32 links per node and a list of 1,024 reach only 0.75
-#: there); keyword candidates, rescored exactly, make up for part of it.
+#: against exact search is 0.999 at 20,000 and 100,000 rows and 0.991 at 1,000,000 (1.4 ms a
+#: search). Known weak spot: a small topic far from the bulk (the demo's 338 questions, stored
+#: first, asked by the dev set) gets 0.977, 0.78 and 0.42: a greedy walk that starts in the
+#: bulk stops there, the graph linking into the topic by few edges. Tried: 32 links per node
+#: and a list of 1,024 reach 0.75 at 1,000,000 (twice the build, more memory); searching again
+#: with a list of 2,048 when the nearest row found is below 0.6 lifts 100,000 to 0.97, but most
+#: of such a topic's questions need it and a turn's CPU grows by 60% (median 14 ms instead
+#: of 8-9 at 100,000; exact search, recall 1.0: 12 ms and 350 MB more memory). Keyword
+#: candidates, rescored exactly, make up for most of it in the default hybrid matching: at
+#: 100,000 real rows the dev set is answered right as often as by exact search (0.577), with
+#: 4.6% wrong answers instead of 3.7% (embeddings alone: 0.416 vs 0.524).
 CONNECTIVITY = 16
 EXPANSION_ADD = 64
 EXPANSION_SEARCH = 256
-#: A search whose nearest row is less similar than this is run again with a search list of
-#: :data:`RETRY_EXPANSION`, in an index of at most :data:`RETRY_MAX_ROWS` rows. A graph search
-#: can stop in the bulk of the rows when the query's neighbours are a small topic the graph
-#: links to by few edges (a greedy walk that never finds the way in); it then returns only weak
-#: rows, which is what this detects. Questions like the stored ones (nearest row 0.8-0.95)
-#: never pay for it. Measured with ``bench/index_bench.py --demo`` (the demo's 338 questions,
-#: then real MiniLM vectors of other questions; the dev set as queries): at 100,000 rows
-#: recall@10 0.82 -> 0.97 (search CPU median 1.2 -> 2.4 ms, p95 8.7 ms; stored-like
-#: questions unchanged at 0.7 ms). At 1,000,000 the second search
-#: costs about 10 ms and most such queries need it, for recall 0.44 -> 0.64: not worth a
-#: turn's budget, so bigger indexes search once.
-RETRY_BELOW_SIMILARITY = 0.6
-RETRY_EXPANSION = 2048
-RETRY_MAX_ROWS = 250_000
 #: Vectors are stored in half precision: half the memory, the same recall on these vectors.
 DTYPE = "f16"
 #: Vectors added to an index per call while building (bounded memory).
@@ -112,7 +103,6 @@ class AnnIndex:
     index: object  # usearch.index.Index (imported lazily: it is only needed for big stores)
     high: int  # the largest row id it covers
     path: Path | None = None
-    _retry_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     @property
     def size(self) -> int:
@@ -124,29 +114,9 @@ class AnnIndex:
         best first."""
         if self.size == 0 or count <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        count = min(count, self.size)
-        matches = self.index.search(vector, count, threads=1)  # type: ignore[attr-defined]
-        if (len(matches.keys) and 1.0 - matches.distances[0] < RETRY_BELOW_SIMILARITY
-                and self.size <= RETRY_MAX_ROWS):
-            matches = self._search_wide(vector, count)
+        matches = self.index.search(vector, min(count, self.size), threads=1)  # type: ignore[attr-defined]
         return (np.asarray(matches.keys, dtype=np.int64),
                 1.0 - np.asarray(matches.distances, dtype=np.float32))
-
-    def _search_wide(self, vector: np.ndarray, count: int):
-        """The search again with a list of :data:`RETRY_EXPANSION` candidates.
-
-        usearch reads the list's length from the index when a search starts, so it is widened
-        for this search only; a search another thread starts meanwhile gets the wide list too
-        (it costs more and finds at least as much), and one lock keeps two retries from
-        restoring each other's setting too early.
-        """
-        with self._retry_lock:
-            narrow = self.index.expansion_search  # type: ignore[attr-defined]
-            self.index.expansion_search = max(narrow, RETRY_EXPANSION)  # type: ignore[attr-defined]
-            try:
-                return self.index.search(vector, count, threads=1)  # type: ignore[attr-defined]
-            finally:
-                self.index.expansion_search = narrow  # type: ignore[attr-defined]
 
     def keys(self) -> np.ndarray:
         """Every key the index holds."""

@@ -519,34 +519,3 @@ def test_the_same_rows_give_the_same_index_every_time() -> None:
              .search(vectors[:50], 10).keys.tobytes() for _ in range(4)}
 
     assert len(found) == 1
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return (vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)).astype(np.float32)
-
-
-def test_a_small_topic_stored_before_a_large_bulk_is_still_found(monkeypatch) -> None:
-    """A few questions far from everything, then 20,000 close to one another (a knowledge
-    base's first topic, then a big import of another content): the graph links into the small
-    topic by few edges, and a search that starts in the bulk can stop there with only weak
-    rows. Such a search is run again with a wider list, and finds the topic's questions; in an
-    index past RETRY_MAX_ROWS (the second search would cost too much) it is not."""
-    rng = np.random.default_rng(2)
-    dimension = 32
-    bulk = _unit(_unit(rng.standard_normal(dimension)) + 0.2 * rng.standard_normal(
-        (20_000, dimension)))
-    topics = _unit(rng.standard_normal((5, dimension)))
-    small = _unit(np.repeat(topics, 3, axis=0) + 0.1 * rng.standard_normal((15, dimension)))
-    rows = np.concatenate([small, bulk])
-    chunks = [(np.arange(n, min(n + 5_000, len(rows))), rows[n:n + 5_000])
-              for n in range(0, len(rows), 5_000)]  # one thread each: the same graph every run
-    index = vector_index.AnnIndex(vector_index.build_index(chunks, dimension), len(rows))
-    questions = _unit(small + 0.05 * rng.standard_normal(small.shape))
-
-    def found() -> int:
-        return sum(index.search(q, 10)[0][0] == row for row, q in enumerate(questions))
-
-    assert found() == len(small)
-    monkeypatch.setattr(vector_index, "RETRY_MAX_ROWS", len(rows) - 1)
-    assert found() < len(small), "the graph no longer strands this topic: the test shows nothing"
-    assert index.index.expansion_search == vector_index.EXPANSION_SEARCH  # put back after
