@@ -20,13 +20,15 @@ products): recall@10 is the share of the exact 10 that the index returns; the st
 is that of what a search of the store gets (the 60 nearest rows of the index, rescored exactly).
 
 Run: ``.venv/bin/python -m bench.index_bench [--real 20000] [--sizes 20000 100000] [--demo]
-[--json]``; ``--sizes ... 1000000`` takes about 10 minutes of CPU (building the index), and
-``--real 1000000`` about 30 minutes of embedding the first time (cached after).
+[--held-out 1000] [--json]``; ``--sizes ... 1000000`` takes about 10 minutes of CPU
+(building the index), and ``--real 1000000`` about 30 minutes of embedding the first time
+(cached after).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -44,25 +46,33 @@ K = 10
 STORE_ROWS = VECTOR_ROWS_PER_ITEM * 20
 
 
+@functools.cache
+def _model(cache: Path):
+    """The embeddings model behind the cache at ``cache``, loaded once for every query set."""
+    return open_model(cache)
+
+
+def _embedded(questions: list[str], cache: Path) -> np.ndarray:
+    return np.asarray(_model(cache).embed(questions, "q"), dtype=np.float32)
+
+
 def real_vectors(count: int, cache: Path = CACHE) -> np.ndarray:
     """The real vectors of the first ``count`` benchmark questions (embedded once, cached)."""
-    model = open_model(cache)
-    return np.asarray(model.embed(synthetic_questions(count), "q"), dtype=np.float32)
+    return _embedded(synthetic_questions(count), cache)
 
 
 def query_vectors(cache: Path = CACHE) -> np.ndarray:
     """The dev set's questions, embedded."""
     from knowledge.evaluation import load_conversations
 
-    questions = [t.question for c in load_conversations(SPLITS["dev"]) for t in c.turns]
-    return np.asarray(open_model(cache).embed(questions, "q"), dtype=np.float32)
+    return _embedded([t.question for c in load_conversations(SPLITS["dev"]) for t in c.turns],
+                     cache)
 
 
 def held_out_vectors(after: int, count: int, cache: Path = CACHE) -> np.ndarray:
     """The ``count`` benchmark questions that follow the first ``after``: questions like the
     indexed ones that no index of ``after`` rows holds."""
-    questions = synthetic_questions(after + count)[after:]
-    return np.asarray(open_model(cache).embed(questions, "q"), dtype=np.float32)
+    return _embedded(synthetic_questions(after + count)[after:], cache)
 
 
 def demo_vectors(cache: Path = CACHE) -> np.ndarray:
@@ -72,7 +82,7 @@ def demo_vectors(cache: Path = CACHE) -> np.ndarray:
     questions = sorted({q for path in DEMO_FILES
                         for item in json.loads(path.read_text(encoding="utf-8"))["qna"]
                         for q in item.get("q", [])})
-    return np.asarray(open_model(cache).embed(questions, "q"), dtype=np.float32)
+    return _embedded(questions, cache)
 
 
 def measure(base: np.ndarray, size: int, query_sets: dict[str, np.ndarray],
