@@ -36,6 +36,9 @@ def damaged_home(home: Path) -> Path:
     """A home whose knowledge base has 64 KB of garbage in the middle of its file."""
     kb = open_knowledge_base(home)
     import_files(kb, [write_jsonl(home.parent / "items.jsonl", 3000)])
+    # The import's classifier training reads on a connection of its own: closed mid-training,
+    # the store leaves its pages in the WAL, which would hide the damage written below.
+    kb.wait_for_classifier()
     kb.store.close()
     path = home / "knowledge.sqlite"
     with open(path, "r+b") as handle:
