@@ -649,15 +649,19 @@ def markdown(results: Results, command: str) -> str:
               "Modes are replays of the matcher over recorded evidence (`cosine`: hybrid with "
               "`CLASSIFIER_ENABLE` false); `handler` is `qnabot eval` (every turn through the "
               "fulfillment handler).", "",
+              "*suggested*: answerable turns given no answer whose expected item was among "
+              "the \"did you mean\" buttons (share of answerable turns: one tap away); "
+              "*off-topic offered*: turns that should get no answer that got buttons.", "",
               "| split | matching | turns | accuracy | MRR | wrong answers | no-hit precision | "
-              "no-hit recall | handled right |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "no-hit recall | handled right | suggested | off-topic offered |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, s in results.accuracy.items():
         split, mode = name.split("/")
         lines.append(f"| {split} | {mode} | {s['turns']} | {_f(s['accuracy'], 3)} | "
                      f"{_f(s['mrr'], 3)} | {_f(s['wrong_rate'], 3)} | "
                      f"{_f(s['no_hit_precision'], 3)} | {_f(s['no_hit_recall'], 3)} | "
-                     f"{_f(s['overall'], 3)} |")
+                     f"{_f(s['overall'], 3)} | {_f(s.get('suggested_right'), 3)} | "
+                     f"{_f(s.get('off_topic_suggested'), 3)} |")
     lines += llm_markdown(results.llm)
     lines += ["", "## Classifier training (synthetic knowledge bases, 3 questions and an "
               "answer per item, 384 dimensions)", "",

@@ -136,7 +136,7 @@ def _turn_json(outcome: TurnOutcome) -> dict[str, Any]:
         "candidates": outcome.ranked_qids[:10], "latency_ms": outcome.latency_ms,
         "llm_calls": outcome.llm_calls, "llm_ms": outcome.llm_ms,
         "rewritten": outcome.rewritten, "generated": outcome.generated,
-        "citations": outcome.citations,
+        "citations": outcome.citations, "suggested": list(outcome.suggested),
     }
 
 
@@ -149,7 +149,9 @@ def _figure(value: Any, digits: int = 3) -> str:
 METRICS = (("accuracy", "accuracy (answerable turns, top-1)"), ("mrr", "MRR of expected qid"),
            ("wrong_rate", "wrong answers (share of all turns)"),
            ("no_hit_precision", "no-hit precision"), ("no_hit_recall", "no-hit recall"),
-           ("overall", "handled right (share of all turns)"))
+           ("overall", "handled right (share of all turns)"),
+           ("suggested_right", "not answered, right item suggested (answerable)"),
+           ("off_topic_suggested", "no-answer turns offered suggestions"))
 
 
 def _metric_rows(summaries: dict[str, dict]) -> list[list[str]]:
@@ -213,6 +215,8 @@ def _print_report(report: EvalReport, summary: dict, splits: dict[str, EvalRepor
         print_table(["conversation", "question", "expected", "answered", "score"], [
             [o.conversation_id, shorten(o.question, 48),
              "no answer" if o.expected.no_answer else o.expected.qid or o.expected.source,
-             o.qid or ("no answer" if not o.answered else o.source), _figure(o.score)]
+             o.qid or ("no answer" if not o.answered else o.source)
+             + (" (suggested)" if o.expected.qid and o.expected.qid in o.suggested else ""),
+             _figure(o.score)]
             for o in misses[:args.misses]], file=out)
 

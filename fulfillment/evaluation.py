@@ -251,4 +251,5 @@ def outcome_of(conversation: Conversation, turn: EvalTurn, result: TurnResult | 
         generated=bool(answer is not None and answer.generated),
         citations=len(answer.citations) if answer is not None else 0,
         llm=turn.llm,
+        suggested=tuple(debug.suggestions) if debug is not None and not answered else (),
     )

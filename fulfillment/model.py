@@ -176,6 +176,7 @@ class TurnDebug:
     chained: list[str] = field(default_factory=list)  # qids joined by conditional chaining
     dialog: str = ""  # the dialog that answered: elicit response, bot routing, quiz
     feedback: str = ""  # "thumbs_up" / "thumbs_down": a feedback hook judged the previous answer
+    suggestions: list[str] = field(default_factory=list)  # qids offered as "did you mean"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -196,6 +197,7 @@ class TurnDebug:
             "chained": list(self.chained),
             "dialog": self.dialog,
             "feedback": self.feedback,
+            "suggestions": list(self.suggestions),
         }
 
 

@@ -72,6 +72,7 @@ from knowledge.knowledge_base import KnowledgeBase
 from knowledge.matching import Hit, SearchResult
 from knowledge.settings import Settings
 from knowledge.store import SearchField
+from knowledge.suggestions import suggestions_for
 
 if TYPE_CHECKING:  # the conversation modules build on this one
     from fulfillment.response_bots import ResponseBots
@@ -160,6 +161,11 @@ class TurnState:
     @property
     def llm_on(self) -> bool:
         return self.services.llm.enabled
+
+    @property
+    def searched(self) -> SearchResult | None:
+        """The turn's search if a stage ran it (None: the turn was answered without one)."""
+        return self._search
 
     def search(self) -> SearchResult:
         """The knowledge-base search for this turn, run once and shared by the stages."""
@@ -373,20 +379,25 @@ class TextPassageStage:
         state.item = top.item
         state.debug.scores["text"] = top.score
         # Without an LLM (or when it fails): the sentences that answer, not the whole passage.
-        excerpt = extract(state.query or state.request.transcript, top.item.passage,
-                          getattr(state.services.kb, "embeddings", None),
-                          voice=state.request.channel == "voice")
-        text = excerpt.text if excerpt is not None else top.item.passage
-        fallback = replace(
-            item_answer(top.item, "text", top.score),
-            text=text,
-            markdown=render.passage_markdown(text, top.item.ref_markdown),
-            citations=tuple(_ref_citation(h.item) for h in hits[:1] if _ref_citation(h.item)),
-        )
+        fallback = passage_excerpt(state, top.item, state.query or state.request.transcript,
+                                   top.score)
         citations = [_ref_citation(h.item) or Citation(_title(h.item)) for h in hits]
         passages = [ContextPassage(h.item.passage, c.title, c.url)
                     for h, c in zip(hits, citations, strict=True)]
         return generate_answer(state, passages, citations=citations, fallback=fallback)
+
+
+def passage_excerpt(state: TurnState, item: Item, question: str,
+                    score: float | None) -> Answer:
+    """A passage answered without the LLM: the sentences that answer ``question`` (the whole
+    passage when there is no question or no embeddings), with the passage's source link."""
+    excerpt = extract(question, item.passage, getattr(state.services.kb, "embeddings", None),
+                      voice=state.request.channel == "voice") if question.strip() else None
+    text = excerpt.text if excerpt is not None else item.passage
+    citation = _ref_citation(item)
+    return replace(item_answer(item, "text", score), text=text,
+                   markdown=render.passage_markdown(text, item.ref_markdown),
+                   citations=(citation,) if citation else ())
 
 
 _REF_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
@@ -444,8 +455,25 @@ class NoHitsStage:
         item = find_item_by_question(state.services.kb, state.settings.get("ES_NO_HITS_QUESTION"))
         if item is not None:
             state.item = item
-            return replace(item_answer(item, "no_hits"), topic="")
-        return Answer(text=state.settings.get("EMPTYMESSAGE"), source="no_hits")
+            answer = replace(item_answer(item, "no_hits"), topic="")
+        else:
+            answer = Answer(text=state.settings.get("EMPTYMESSAGE"), source="no_hits")
+        return with_suggestions(state, answer)
+
+
+def with_suggestions(state: TurnState, answer: Answer) -> Answer:
+    """The no-hits answer with "did you mean" buttons for the turn's most confident candidates
+    (:mod:`knowledge.suggestions`), on text channels, when ``NO_HITS_SUGGESTIONS`` allows."""
+    result = state.searched
+    if result is None or result.params is None or state.request.channel == "voice":
+        return answer
+    offered = suggestions_for(result.candidates, result.params)
+    if not offered:
+        return answer
+    state.debug.suggestions = [s.qid for s in offered]
+    return replace(answer, card=render.suggestions_card(
+        [(s.label, s.value) for s in offered], state.settings.get("NO_HITS_SUGGESTIONS_TITLE"),
+        answer.card))
 
 
 FALLBACK_STAGES: dict[str, Callable[[], Stage]] = {
@@ -638,6 +666,10 @@ class TurnPipeline:
         if item is not None and item.kind == "qna":
             state.item = item
             return item_answer(item, "qna", 1.0)
+        if item is not None and item.kind == "text" and asked_by_text:
+            # a "did you mean" passage: the sentences that answer the question before it
+            state.item = item
+            return passage_excerpt(state, item, state.previous_question, 1.0)
         state.debug.degraded.append(f"no QnA item with qid {qid}")
         if asked_by_text:
             return NoHitsStage().answer(state)

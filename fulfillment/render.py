@@ -65,6 +65,26 @@ def fit_card(card: Card | None) -> ResponseCard | None:
     )
 
 
+def suggestions_card(buttons: Sequence[tuple[str, str]], title: str,
+                     card: ResponseCard | None = None) -> ResponseCard:
+    """A card of "did you mean" buttons ``(text, value)`` under ``title``; the buttons of the
+    answer's own ``card`` (the no_hits item's) follow while Lex's 5 allow, and its image and
+    subtitle stay.
+
+    >>> suggestions_card([("Can I pay with cash?", "Can I pay with cash?")], "Did you mean?")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ResponseCard(title='Did you mean?', subtitle='', image_url='',
+                 buttons=(CardButton(text='Can I pay with cash?', value='Can I pay with cash?'),))
+    """
+    offered = [CardButton(_clip(sanitize_text(text), MAX_BUTTON_CHARS), value)
+               for text, value in buttons if text and 0 < len(value) <= MAX_BUTTON_CHARS]
+    own = card.buttons if card is not None else ()
+    title = _clip(sanitize_text(title), MAX_TITLE_CHARS) or "Did you mean one of these?"
+    return ResponseCard(title=title, subtitle=card.subtitle if card is not None else "",
+                        image_url=card.image_url if card is not None else "",
+                        buttons=tuple([*offered, *own][:MAX_BUTTONS]))
+
+
 def markdown_to_text(markdown: str) -> str:
     """A rough plain-text rendering of markdown (links become their text)."""
     text = _MD_LINK.sub(r"\1", markdown)

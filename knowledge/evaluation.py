@@ -43,6 +43,7 @@ from knowledge.knowledge_base import KnowledgeBase
 from knowledge.matching import Hit, MatchMode, MatchParams, decide
 from knowledge.settings import Settings
 from knowledge.store import FieldMatch, SearchField
+from knowledge.suggestions import suggestions_for
 
 SOURCES = ("qna", "text", "kendra", "knowledge_base")
 
@@ -263,6 +264,8 @@ class TurnOutcome:
     #: reliability table compares with the label.
     top_qid: str | None = None
     top_confidence: float | None = None
+    #: The items offered as "did you mean" buttons when the turn got no answer.
+    suggested: tuple[str, ...] = ()
 
     @property
     def correct(self) -> bool:
@@ -320,6 +323,7 @@ def replay(recording: Recording, params: MatchParams) -> list[TurnOutcome]:
                 confidence=best.confidence if best else None,
                 top_qid=top.item.qid if top else None,
                 top_confidence=top.confidence if top else None,
+                suggested=() if best else tuple(s.qid for s in suggestions_for(ranked, params)),
             ))
     return outcomes
 
@@ -336,7 +340,10 @@ def summarize(outcomes: Iterable[TurnOutcome], *, by_category: bool = True) -> d
     * ``wrong_rate``: share of all turns answered with something other than expected;
     * ``no_hit_precision`` / ``no_hit_recall``: of the turns given no answer, how many should
       have had none; of the turns that should have had none, how many got none;
-    * ``overall``: share of all turns handled right (answered right, or rightly not answered).
+    * ``overall``: share of all turns handled right (answered right, or rightly not answered);
+    * ``suggested_right``: share of answerable turns given no answer but the expected item
+      among the "did you mean" buttons (one tap away); ``off_topic_suggested``: share of the
+      turns that should have no answer that were offered buttons all the same.
     """
     outcomes = list(outcomes)
     answerable = [o for o in outcomes if not o.expected.no_answer]
@@ -354,6 +361,10 @@ def summarize(outcomes: Iterable[TurnOutcome], *, by_category: bool = True) -> d
         "no_hit_precision": _ratio(true_no_hits, len(not_answered)),
         "no_hit_recall": _ratio(true_no_hits, len(unanswerable)),
         "overall": _ratio(sum(o.correct for o in outcomes), len(outcomes)),
+        "suggested_right": _ratio(sum(1 for o in answerable if not o.answered
+                                      and o.expected.qid in o.suggested), len(answerable)),
+        "off_topic_suggested": _ratio(sum(1 for o in unanswerable if o.suggested),
+                                      len(unanswerable)),
     }
     latencies = sorted(o.latency_ms for o in outcomes if o.latency_ms is not None)
     if latencies:

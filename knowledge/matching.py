@@ -226,7 +226,17 @@ class SearchResult:
             "degraded": self.degraded,
             "context_used": self.context_used,
             "classifier": self.classifier or "untrained",
+            "did_you_mean": self._did_you_mean() if best is None else [],
         }
+
+    def _did_you_mean(self) -> list[dict]:
+        """The "did you mean" buttons a text channel would get (:mod:`knowledge.suggestions`)."""
+        from knowledge.suggestions import suggestions_for
+
+        if self.params is None:
+            return []
+        return [{"qid": s.qid, "label": s.label, "value": s.value, "confidence": s.confidence}
+                for s in suggestions_for(self.candidates, self.params)]
 
 
 STAGE_THRESHOLD_SETTING = {
@@ -251,6 +261,11 @@ class MatchParams:
     minimum_should_match: str
     stages: tuple[SearchField, ...]
     candidates: int
+    #: "Did you mean" buttons when nothing answers (:mod:`knowledge.suggestions`).
+    suggestions: int = 0
+    suggestion_confidence: float = 1.0
+    #: Normalized questions of the items never suggested (``no_hits``, ``error_msg``).
+    special_questions: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Settings, mode: MatchMode | None = None) -> MatchParams:
@@ -271,6 +286,10 @@ class MatchParams:
             minimum_should_match=settings.get("ES_MINIMUM_SHOULD_MATCH"),
             stages=tuple(stages),
             candidates=settings.get("MATCH_CANDIDATES"),
+            suggestions=settings.get("NO_HITS_SUGGESTIONS"),
+            suggestion_confidence=settings.get("NO_HITS_SUGGESTION_MIN_CONFIDENCE"),
+            special_questions=frozenset(normalized(settings.get(name)) for name in
+                                        ("ES_NO_HITS_QUESTION", "ES_ERROR_QUESTION")),
         )
 
     def threshold(self, stage: SearchField, query_word_count: int) -> float:

@@ -158,6 +158,14 @@ REGISTRY: dict[str, Setting] = {
            "Keywords-only matching: share of the question's words an item must contain."),
         _s("MATCH_CANDIDATES", "int", "20", "Matching",
            "How many candidates each search stage considers.", minimum=1, maximum=200),
+        _s("NO_HITS_SUGGESTIONS", "int", "3", "Matching",
+           "When nothing answers, offer up to this many of the most confident candidates as "
+           "'did you mean' buttons on text channels (0: never).", minimum=0, maximum=5),
+        _s("NO_HITS_SUGGESTION_MIN_CONFIDENCE", "float", "0.1", "Matching",
+           "The confidence (0..1) a candidate needs to be offered as a suggestion.",
+           minimum=0, maximum=1),
+        _s("NO_HITS_SUGGESTIONS_TITLE", "str", "Did you mean one of these?", "Matching",
+           "The title of the suggestion buttons' response card."),
         # --- LLM: query rewriting -------------------------------------------------------------
         _s("LLM_GENERATE_QUERY_ENABLE", "bool", "true", "LLM",
            "Rewrite follow-up questions into standalone questions with the LLM."),

@@ -121,7 +121,7 @@ function cardView(card) {
     buttons.length
       ? el("div", {class: "card-buttons"}, buttons.map((b) =>
           el("button", {type: "button", class: "card-button", "data-value": b.value,
-                        onclick: () => ask(b.value)}, b.text)))
+                        onclick: () => ask(b.value, {shown: b.text})}, b.text)))
       : null);
 }
 
@@ -189,10 +189,12 @@ let lastTurn = Promise.resolve();
 let turnsOut = 0;
 
 /** Ask one question. kind: "feedback" or "welcome" (not shown as a question), channel. */
-function ask(text, {kind = "", channel = "text"} = {}) {
+// `shown`: what the transcript shows for a tapped button whose value is a `QID::` reference
+// (a "did you mean" passage); any other value is shown as it is sent.
+function ask(text, {kind = "", channel = "text", shown = ""} = {}) {
   text = text.trim();
   if (!text) return lastTurn;
-  if (kind !== "welcome") showQuestion(text, kind);
+  if (kind !== "welcome") showQuestion(shown && /^QID::/i.test(text) ? shown : text, kind);
   input.value = "";
   turnsOut += 1;
   sendButton.disabled = true;

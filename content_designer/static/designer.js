@@ -505,7 +505,10 @@ $("test-form").addEventListener("submit", async (event) => {
     const best = result.best;
     summary.append(best
       ? el("p", {class: "ok"}, el("strong", {}, `Answer: ${best.qid}`), ` (${best.stage}, score ${best.score.toFixed(3)})`)
-      : el("p", {class: "error"}, "No candidate passes its threshold: the bot would answer with no_hits."),
+      : el("p", {class: "error"}, "No candidate passes its threshold: the bot would answer with no_hits",
+          (result.did_you_mean || []).length
+            ? ` and offer "did you mean" buttons: ${result.did_you_mean.map((s) => `${s.qid} (${Math.round(s.confidence * 100)}%)`).join(", ")}.`
+            : "."),
       el("p", {class: "muted"}, `mode ${result.mode}${result.degraded && result.degraded.length ? ` · ${result.degraded}` : ""}`));
     summary.dataset.best = best ? best.qid : "";
     const stages = [...new Set(result.candidates.map((hit) => hit.stage))];

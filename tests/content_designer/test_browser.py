@@ -222,6 +222,26 @@ def test_chat_page_welcomes_answers_reads_aloud_and_takes_feedback(server, brows
     browser.screenshot(SCREENSHOTS / "chat-phone.png")
 
 
+def test_a_question_nothing_answers_alone_offers_did_you_mean_buttons(server, browser):
+    browser.open(server.url + "/chat")
+    browser.wait_for("document.querySelectorAll('.turn.bot.welcome').length === 1",
+                     timeout=60, what="the welcome message")
+    answer = ask(browser, "how much is it")  # stored as "How much does it cost?" in 2 topics
+    assert answer["text"].startswith("You stumped me")
+    labels = browser.evaluate("[...document.querySelectorAll('.turn.bot:last-child "
+                              ".card-button')].map((b) => b.textContent)")
+    assert labels == ["How much does it cost? (EchoShow)", "How much does it cost? (QnABot)"]
+    browser.screenshot(SCREENSHOTS / "chat-did-you-mean.png")
+    browser.click(".turn.bot:last-child .card-button[data-value='QID::Alexa.Cost']")
+    browser.wait_for("document.querySelectorAll('.turn.bot:not(.pending)').length === 3",
+                     timeout=60, what="the answer to the tapped suggestion")
+    assert last_answer(browser)["qid"] == "Alexa.Cost"
+    # the transcript shows what the person tapped, not the QID:: reference sent
+    assert browser.evaluate("[...document.querySelectorAll('.turn.user .bubble')]"
+                            ".map((b) => b.textContent).pop()") == \
+        "How much does it cost? (EchoShow)"
+
+
 def test_designer_finds_edits_renames_duplicates_and_deletes_items(server, browser):
     browser.open(f"{server.url}/designer#token={server.token}")
     browser.wait_for("document.querySelectorAll('#items-table tbody tr[data-qid]').length > 0",

@@ -1,6 +1,9 @@
-"""The tutorial's questions, answered through ``lambda_handler`` with the real local model."""
+"""The tutorial's questions and the demo's "did you mean" buttons, through ``lambda_handler``
+with the real local model."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -13,9 +16,11 @@ from .lex_events import LexConversation
 
 pytestmark = pytest.mark.slow
 
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 
-@pytest.fixture
-def real_home(tmp_path, monkeypatch):
+
+def _home_with(tmp_path, monkeypatch, files):
+    """A local QnABot home holding ``files``, served by the handler with the real model."""
     if missing_export_files(default_model_dir()):
         pytest.skip("the exported ONNX model is missing; run `make install`")
     monkeypatch.setenv("QNABOT_HOME", str(tmp_path / "home"))
@@ -25,9 +30,23 @@ def real_home(tmp_path, monkeypatch):
     from knowledge.importer import import_files
 
     kb = open_knowledge_base()
-    import_files(kb, [FIXTURES / "blog-samples-final.json",
-                      FIXTURES / "TextPassage-NurseryRhymeExamples.json"])
+    import_files(kb, files)
+    kb.wait_for_classifier()
     handler.set_service(None)
+
+
+@pytest.fixture
+def real_home(tmp_path, monkeypatch):
+    _home_with(tmp_path, monkeypatch, [FIXTURES / "blog-samples-final.json",
+                                       FIXTURES / "TextPassage-NurseryRhymeExamples.json"])
+    yield
+    handler.set_service(None)
+
+
+@pytest.fixture
+def demo_home(tmp_path, monkeypatch):
+    """The demo knowledge base (Harbor City Transit)."""
+    _home_with(tmp_path, monkeypatch, [DEMO / "hct-qna.json", DEMO / "hct-passages.json"])
     yield
     handler.set_service(None)
 
@@ -47,3 +66,18 @@ def test_the_tutorial_questions_get_the_tutorial_answers(real_home):
     peru = ask("What is the capital of Peru?")
     assert peru["sessionState"]["sessionAttributes"]["qnabot_gotanswer"] == "false"
     assert qid_of(peru) == "CustomNoMatches"
+
+
+def test_a_question_the_passage_answers_without_enough_confidence_is_one_tap_away(demo_home):
+    # The issue's example: the fare-evasion passage holds 59% of the confidence (70% answers),
+    # so the bot does not answer on its own, but offers the passage first among its buttons.
+    conversation = LexConversation(lambda_handler, session_id="evasion")
+    reply = conversation.ask("What is the fare evasion penalty?")
+    assert qid_of(reply) == "CustomNoMatches"
+    card = next(m["imageResponseCard"] for m in reply["messages"]
+                if m["contentType"] == "ImageResponseCard")
+    assert card["buttons"][0] == {"text": "Fare Evasion Penalty Schedule",
+                                  "value": "QID::Fares.EvasionPenalties"}
+    tapped = conversation.ask(card["buttons"][0]["value"])
+    assert qid_of(tapped) == "Fares.EvasionPenalties"
+    assert "$75" in tapped["messages"][0]["content"]
