@@ -3,7 +3,8 @@
 :func:`summarize` turns the per-turn and feedback records of :mod:`fulfillment.metrics` (read
 back through a :class:`MetricsReader`) into what the analytics page draws: questions per day
 answered and unanswered, the top questions and top unanswered questions (grouped ignoring
-case, accents and punctuation), feedback per item, answer sources, and LLM calls and latency.
+case, accents and punctuation), feedback per item, answer sources, LLM calls and latency, and
+the "did you mean" buttons people took (each a question to add to the item they chose).
 
 The chat page's welcome turn (``welcome: true`` in its record) is no question: it counts as a
 chat opened (``totals.opened``) and nowhere else. Feedback comes from the metrics records and,
@@ -34,7 +35,7 @@ TOP = 15
 
 #: The fields of a turn record :func:`summarize` reads (a reader may return only these).
 TURN_FIELDS = ("datetime", "sessionId", "utterance", "qid", "got_hits", "answerSource",
-               "latency_ms", "llm_calls", "llm_ms", "welcome", "feedback")
+               "latency_ms", "llm_calls", "llm_ms", "welcome", "feedback", "suggested")
 #: The fields of a feedback record :func:`summarize` and :func:`merge_feedback` read.
 FEEDBACK_FIELDS = ("datetime", "sessionId", "feedback", "qid", "utterance")
 #: Seconds a feedback log record may precede the metrics record of the same verdict and still
@@ -111,6 +112,7 @@ def summarize(turns: Iterable[dict[str, Any]], feedback: Iterable[dict[str, Any]
     llm_ms: list[float] = []
     llm_calls = 0
     opened = 0
+    questions: list[dict[str, Any]] = []  # in the order they were asked
     for record in turns:
         day = _day(record)
         if day is None or day not in per_day or _is_feedback(record):
@@ -118,11 +120,13 @@ def summarize(turns: Iterable[dict[str, Any]], feedback: Iterable[dict[str, Any]
         if record.get("welcome") is True:  # the chat page opened, nobody asked yet
             opened += 1
             continue
+        questions.append(record)
         answered = bool(record.get("got_hits"))
         per_day[day]["asked"] += 1
         per_day[day]["answered"] += answered
-        key = question_key(str(record.get("utterance") or ""))
-        if key:
+        utterance = str(record.get("utterance") or "")
+        key = question_key(utterance)
+        if key and not utterance.upper().startswith("QID::"):  # a tapped button, no wording
             asked[key].append(record)
             if not answered:
                 unanswered[key].append(record)
@@ -153,7 +157,38 @@ def summarize(turns: Iterable[dict[str, Any]], feedback: Iterable[dict[str, Any]
         "latency_ms": {"median": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95)},
         "llm": {"calls": llm_calls, "turns": len(llm_ms),
                 "median_ms": _percentile(llm_ms, 0.5), "p95_ms": _percentile(llm_ms, 0.95)},
+        "suggestions": _suggestions(questions),
     }
+
+
+def _offered(record: dict[str, Any]) -> list[str]:
+    return [qid for qid in str(record.get("suggested") or "").split(",") if qid]
+
+
+def _suggestions(questions: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """"Did you mean" buttons: the unanswered questions that got them, and those whose asker
+    took one (the next question of the conversation was answered by an offered item), grouped
+    by question and item, the most taken first: each is a question to add to that item."""
+    by_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in questions:
+        by_session[str(record.get("sessionId") or "")].append(record)
+    offered = 0
+    taken: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for records in by_session.values():
+        for asked, after in zip(records, [*records[1:], None], strict=True):
+            choices = _offered(asked)
+            if not choices or asked.get("got_hits"):
+                continue
+            offered += 1
+            if after is not None and after.get("got_hits") and after.get("qid") in choices:
+                key = question_key(str(asked.get("utterance") or ""))
+                taken[(key, str(after["qid"]))].append(asked)
+    rows = sorted(taken.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:TOP]
+    return {"offered": offered, "taken": sum(len(r) for r in taken.values()),
+            "taken_questions": [
+                {"question": Counter(str(r.get("utterance") or "") for r in records)
+                 .most_common(1)[0][0], "qid": qid, "count": len(records)}
+                for (_key, qid), records in rows]}
 
 
 def _day(record: dict[str, Any]) -> date | None:

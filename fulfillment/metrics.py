@@ -136,7 +136,8 @@ def turn_record(turn: TurnResult, settings: Settings) -> dict[str, Any]:
     ``welcome`` is true for the chat page's welcome turn (see :func:`is_welcome`);
     ``feedback`` is the turn's verdict on the previous answer when it gave one (see
     :func:`feedback_verdict`: "Thumbs up", or "Good answer" judged by QnABot's feedback hook),
-    else "": such a turn is no question.
+    else "": such a turn is no question; ``suggested`` the comma-separated qids offered as
+    "did you mean" buttons when nothing answered (see :mod:`knowledge.suggestions`).
     """
     redact = redactor(settings)
     withheld = turn.debug.pii_rejected
@@ -163,6 +164,7 @@ def turn_record(turn: TurnResult, settings: Settings) -> dict[str, Any]:
         "latency_ms": round(turn.debug.timings_ms.get("total", 0.0), 1),
         "welcome": is_welcome(turn),
         "feedback": feedback_verdict(turn) or "",
+        "suggested": ",".join(turn.debug.suggestions),
     }
 
 

@@ -838,6 +838,26 @@ function createItemFrom(question) {
   openEditor({qid: "", q: [question], a: "", type: "qna"});
 }
 
+/** Open item `qid` in the editor with `question` added to its questions (saved on Save). */
+async function addQuestionTo(qid, question) {
+  try {
+    const found = await api("GET", `items/${encodeURIComponent(qid)}`);
+    if (found.type === "text") {  // a passage has no questions: a QnA item answers it
+      createItemFrom(question);
+      setStatus(`Answer it from the passage ${qid}, then save.`);
+      return;
+    }
+    const questions = Array.isArray(found.q) ? found.q : [];
+    if (!questions.some((q) => q.trim().toLowerCase() === question.trim().toLowerCase())) {
+      questions.push(question);
+    }
+    await openEditor({...found, q: questions});
+    setStatus("Question added: save the item to keep it.");
+  } catch (error) {
+    $("analytics-error").append(errorView(error));
+  }
+}
+
 async function loadAnalytics() {
   clear($("analytics-error"));
   let data;
@@ -885,6 +905,23 @@ async function loadAnalytics() {
   for (const [body, rows] of [[top, data.top_questions], [missing, data.top_unanswered]]) {
     if (!rows.length) body.append(el("tr", {}, el("td", {colspan: 3, class: "muted"}, "Nothing yet.")));
   }
+  // A question answered only once its asker tapped a "did you mean" button: adding it to the
+  // item chosen lets the next person get the answer straight away.
+  const sg = data.suggestions || {offered: 0, taken: 0, taken_questions: []};
+  $("suggestions-taken-note").textContent = sg.offered
+    ? `${sg.offered} unanswered question${sg.offered === 1 ? "" : "s"} got "did you mean" buttons; ` +
+      `${sg.taken} time${sg.taken === 1 ? "" : "s"} the asker took one.`
+    : "No question got \"did you mean\" buttons in this period.";
+  const taken = clear($("suggestions-taken").tBodies[0]);
+  for (const row of sg.taken_questions) {
+    taken.append(el("tr", {dataset: {question: row.question, qid: row.qid}},
+      el("td", {}, row.question),
+      el("td", {}, el("button", {type: "button", class: "link", onclick: () => openItem(row.qid)}, row.qid)),
+      el("td", {}, row.count),
+      el("td", {}, el("button", {type: "button", class: "secondary small add-question",
+                                 onclick: () => addQuestionTo(row.qid, row.question)}, "Add this question to the item"))));
+  }
+  if (!taken.rows.length) taken.append(el("tr", {}, el("td", {colspan: 4, class: "muted"}, "Nothing yet.")));
   const perItem = clear($("feedback-items").tBodies[0]);
   for (const row of fb.items) {
     perItem.append(el("tr", {}, el("td", {}, row.qid ? el("button", {type: "button", class: "link", onclick: () => openItem(row.qid)}, row.qid) : "–"),

@@ -42,6 +42,31 @@ def test_summary_counts_per_day_and_groups_questions_ignoring_case_and_punctuati
     assert result["feedback"]["items"] == [{"qid": "Ferry.1", "up": 0, "down": 1}]
 
 
+def test_a_suggestion_taken_is_a_question_to_add_to_the_item_chosen():
+    day = "2026-03-02"
+    turns = [
+        # s1: unanswered, buttons, the asker taps Fares.Cash (sent as its question)
+        turn(day, "pay with dollar bills?", "CustomNoMatches", got_hits=0,
+             suggested="Fares.Cash,Fares.Adult"),
+        turn(day, "Can I pay with cash?", "Fares.Cash"),
+        # s2: the same wording, the button sent as QID::; interleaved with s3
+        turn(day, "Pay with dollar bills", "CustomNoMatches", got_hits=0,
+             suggested="Fares.Cash", sessionId="s2"),
+        turn(day, "ferry price", "CustomNoMatches", got_hits=0,
+             suggested="Ferry.Fare", sessionId="s3"),
+        turn(day, "QID::Fares.Cash", "Fares.Cash", sessionId="s2"),
+        # s3 asked something else next: the buttons were not taken
+        turn(day, "What is the weather?", "CustomNoMatches", got_hits=0, sessionId="s3"),
+    ]
+    result = summarize(turns, [], days=1, today=date(2026, 3, 2))
+    assert result["suggestions"] == {
+        "offered": 3, "taken": 2,
+        "taken_questions": [{"question": "pay with dollar bills?", "qid": "Fares.Cash",
+                             "count": 2}]}
+    # a tapped QID:: reference is no wording to list among the top questions
+    assert "QID::Fares.Cash" not in [row["question"] for row in result["top_questions"]]
+
+
 def test_analytics_route_reads_the_local_metrics_store(client, services):
     today = datetime.now(UTC).date().isoformat()
     services.metrics.record_turn(turn(today, "Is there wifi?", got_hits=0, llm_calls=1,

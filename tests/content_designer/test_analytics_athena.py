@@ -155,10 +155,11 @@ def expect_results(stubber: Stubber, execution: str, columns: list[tuple[str, st
 def turn_row(when: str, utterance: str, qid: str = "", got_hits: int = 1,
              latency: str | None = "12.0", llm_calls: str | None = "0",
              llm_ms: str | None = "0.0", session: str = "s1",
-             welcome: str | None = "false", feedback: str | None = "") -> list[str | None]:
+             welcome: str | None = "false", feedback: str | None = "",
+             suggested: str | None = "") -> list[str | None]:
     """One row of the turns query, as text, in TURN_FIELDS order."""
     return [when, session, utterance, qid, str(got_hits), "qna" if got_hits else "no_hits",
-            latency, llm_calls, llm_ms, welcome, feedback]
+            latency, llm_calls, llm_ms, welcome, feedback, suggested]
 
 
 # --- the query ------------------------------------------------------------------------------
@@ -210,7 +211,7 @@ def test_the_reader_waits_through_queued_and_running_and_returns_records_oldest_
         turn_row("2026-03-02T10:00:00.000+00:00", "Capital of Peru?", "", got_hits=0,
                  latency=None, llm_calls="1", llm_ms="4.2E2"),
         turn_row("2026-03-01T09:00:00.000+00:00", "Where is the ferry?", "Ferry.1",
-                 welcome=None, feedback=None)])  # recorded before turns said either
+                 welcome=None, feedback=None, suggested=None)])  # before turns said these
     records = reader.turns("2026-03-01")
     assert clock.slept == [0.2, 0.4]
     assert not records.truncated
@@ -218,11 +219,11 @@ def test_the_reader_waits_through_queued_and_running_and_returns_records_oldest_
         {"datetime": "2026-03-01T09:00:00.000+00:00", "sessionId": "s1",
          "utterance": "Where is the ferry?", "qid": "Ferry.1", "got_hits": 1,
          "answerSource": "qna", "latency_ms": 12.0, "llm_calls": 0, "llm_ms": 0.0,
-         "welcome": None, "feedback": None},
+         "welcome": None, "feedback": None, "suggested": None},
         {"datetime": "2026-03-02T10:00:00.000+00:00", "sessionId": "s1",
          "utterance": "Capital of Peru?", "qid": "", "got_hits": 0, "answerSource": "no_hits",
          "latency_ms": None, "llm_calls": 1, "llm_ms": 420.0, "welcome": False,
-         "feedback": ""}]
+         "feedback": "", "suggested": ""}]
 
 
 def test_a_failed_query_says_so_with_athenas_reason(athena):

@@ -130,3 +130,13 @@ def test_the_number_of_suggestions_and_the_title_follow_the_settings(kb, setting
         NO_HITS_SUGGESTIONS=1, NO_HITS_SUGGESTIONS_TITLE="Perhaps:"))
     assert turn.debug.suggestions == ["Fares.EvasionPenalties"]
     assert turn.answer.card.title == "Perhaps:"
+
+
+def test_the_metrics_record_says_which_items_were_offered(kb, settings):
+    from fulfillment.metrics import turn_record
+
+    turn = make_pipeline(kb).run(Request("s", UNSURE), settings)
+    assert turn_record(turn, settings)["suggested"] == \
+        "Fares.EvasionPenalties,Fares.Cash,Ferry.Fare"
+    answered = make_pipeline(kb).run(Request("s", "What is the ferry fare?"), settings)
+    assert turn_record(answered, settings)["suggested"] == ""
