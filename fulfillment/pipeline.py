@@ -6,13 +6,15 @@ A turn runs these steps:
    then with ``PII_REJECTION_ENABLED`` a question carrying PII is refused
    (:mod:`fulfillment.guardrails`, :mod:`fulfillment.pii`);
 1. **memory**: the user's history in this session (:class:`~fulfillment.memory.Memory`);
-2. **direct**: a ``QID-INTENT-`` intent or a ``QID::<qid>`` question answers that item;
+2. **direct**: a ``QID-INTENT-`` intent or a ``QID::<qid>`` question answers that item (a
+   passage asked by ``QID::``, a tapped "did you mean" button, answers the question before);
 3. **rewrite**: a follow-up becomes a standalone question with the LLM, when that can help
    (:mod:`fulfillment.query_rewrite`); the search string is then "original / rewritten";
 4. **the cascade**, a list of :class:`Stage` objects tried in order until one answers:
    ``qna`` (curated items, never rewritten by the LLM), then the fallbacks in
    ``FALLBACK_ORDER`` (``text`` passages, ``kendra``, ``knowledge_base``), then ``no_hits``
-   (the item whose questions include ``ES_NO_HITS_QUESTION``, else ``EMPTYMESSAGE``).
+   (the item whose questions include ``ES_NO_HITS_QUESTION``, else ``EMPTYMESSAGE``), with
+   "did you mean" buttons for the likeliest candidates on text channels.
    A passage or retrieved hit is answered by the LLM with citations when ``LLM_QA_ENABLE``;
    a reply matching ``LLM_QA_NO_HITS_REGEX`` means "no answer here" and the cascade goes on;
    an LLM failure falls back to the passage itself;
@@ -654,7 +656,8 @@ class TurnPipeline:
         return session
 
     def _direct(self, state: TurnState) -> Answer | None:
-        """``QID-INTENT-<qid>`` or ``QID::<qid>``: that item, without searching."""
+        """``QID-INTENT-<qid>`` or ``QID::<qid>``: that item, without searching (a passage
+        only by ``QID::``: its sentences for the previous question)."""
         question = state.question
         asked_by_text = question.upper().startswith(query_rewrite.QID_PREFIX)
         qid = question[len(query_rewrite.QID_PREFIX):].strip() if asked_by_text else \
