@@ -177,7 +177,7 @@ def measure_set(name: str, sizes: Sequence[int], embeddings: Any, work: Path,
         kb.wait_for_classifier()
         model = kb.classifier.current()
         outcomes = replay(record(kb, conversations, settings), params)
-        kb.store.close()
+        kb.close()
         summary = summarize(outcomes, by_category=False)
         answered = sum(o.answered for o in outcomes)
         wrong_distractor = sum(1 for o in outcomes if o.answered and not o.correct and o.qid

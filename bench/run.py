@@ -229,7 +229,7 @@ def build_home(home: Path, questions: int, embeddings: Any, real_questions: int)
     kb.store.put(synthetic_stored_items(max(0, questions - demo), embeddings, real_questions),
                  index=IndexInfo(embeddings.model_id, embeddings.dimension))
     items = kb.store.count()
-    kb.store.close()
+    kb.close()
     files = [home / "knowledge.sqlite", *home.glob("knowledge.sqlite.*.usearch")]
     return {"questions": max(questions, demo), "items": items,
             "store_mb": round(sum(f.stat().st_size for f in files if f.exists()) / 1e6, 1),
@@ -437,7 +437,7 @@ def child_import_demo(home: str) -> dict:
                      "seconds": round(report.seconds, 3),
                      "questions_per_s": round(questions / report.seconds),
                      "cache_misses": report.cache_misses, "peak_rss_mb": round(peak_rss_mb())})
-    kb.store.close()
+    kb.close()  # after the classifier's training: the accuracy child reads its model
     return {"runs": runs}
 
 

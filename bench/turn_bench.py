@@ -74,7 +74,7 @@ def load_fixtures(home: Path) -> list[str]:
     kb = open_knowledge_base(home)
     import_files(kb, [FIXTURES / name for name in FIXTURE_FILES])
     questions = [q for item in kb.store.iter_items() for q in item.questions]
-    kb.store.close()
+    kb.close()
     return questions + list(TUTORIAL_QUESTIONS)
 
 

@@ -79,8 +79,7 @@ def _knowledge_base(home: Path) -> Iterator[KnowledgeBase]:
     try:
         yield kb
     finally:
-        kb.classifier.wait()  # a background retraining must finish before the store closes
-        _close(kb.store)
+        kb.close()  # after a background retraining saved its model
 
 
 @contextmanager

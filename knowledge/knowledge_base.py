@@ -187,6 +187,15 @@ class KnowledgeBase:
         """Block until a retraining in progress is saved (CLI commands, evaluation, tests)."""
         self.classifier.wait(timeout)
 
+    def close(self) -> None:
+        """Let a classifier retraining in progress save its model, then close the store's
+        connections (a store closed mid-training leaves the knowledge base without a model
+        until the next change: ``bench/run.py`` measured dev through the cosine that way)."""
+        self.classifier.wait()
+        close = getattr(self.store, "close", None)  # the Store port itself has no close
+        if callable(close):
+            close()
+
     def train_classifier(self) -> ItemClassifier | None:
         """Train (or confirm current) the classifier now; None for an empty knowledge base."""
         return self.classifier.retrain()

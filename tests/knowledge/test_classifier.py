@@ -1,5 +1,7 @@
 """The per-knowledge-base classifier: training, scoring, persistence, background retraining."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -125,3 +127,24 @@ def test_a_question_is_as_confident_however_many_batches_the_examples_fill(monke
     for question in ("which is the next stop", "what was the previous stop", "cash on the bus"):
         assert confidence(many_batches, question) == pytest.approx(
             confidence(one_batch, question), abs=0.01)
+
+
+def test_closing_a_big_knowledge_base_mid_training_still_saves_its_model(tmp_path, monkeypatch):
+    # Above INLINE_TRAINING_ITEMS an import returns while a thread trains; a process that
+    # closes the knowledge base then (a CLI command, a bench child) must not lose the model.
+    reading = KnowledgeBase.training_set
+
+    def slow_read(self):
+        time.sleep(0.3)  # the thread is still reading the stored vectors when close() comes
+        return reading(self)
+
+    monkeypatch.setattr(KnowledgeBase, "training_set", slow_read)
+    kb = KnowledgeBase(SqliteStore(tmp_path / "k.sqlite"), EMBED,
+                       FileClassifierRepo(tmp_path / "c.npz"))
+    kb.put_items([parse_item({"qid": f"Item.{n}", "q": [f"question number {n}"],
+                              "a": f"Answer {n}"}) for n in range(120)])
+    kb.close()
+    reopened = KnowledgeBase(SqliteStore(tmp_path / "k.sqlite"), EMBED,
+                             FileClassifierRepo(tmp_path / "c.npz"))
+    assert reopened.classifier.current() is not None
+    assert len(reopened.classifier.current().qids) == 120
