@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from content_designer.item_search import fold
 from fulfillment.metrics import Records
+from knowledge.items import QID_PREFIX
 
 #: Rows in each "top" list.
 TOP = 15
@@ -126,7 +127,7 @@ def summarize(turns: Iterable[dict[str, Any]], feedback: Iterable[dict[str, Any]
         per_day[day]["answered"] += answered
         utterance = str(record.get("utterance") or "")
         key = question_key(utterance)
-        if key and not utterance.upper().startswith("QID::"):  # a tapped button, no wording
+        if key and not utterance.upper().startswith(QID_PREFIX):  # a tapped button
             asked[key].append(record)
             if not answered:
                 unanswered[key].append(record)

@@ -41,7 +41,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -402,9 +401,6 @@ def passage_excerpt(state: TurnState, item: Item, question: str,
                    citations=(citation,) if citation else ())
 
 
-_REF_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
-
-
 def _title(item: Item) -> str:
     """A passage's title for the prompt and citations: its card title, else its qid."""
     card = item.card
@@ -412,8 +408,8 @@ def _title(item: Item) -> str:
 
 
 def _ref_citation(item: Item) -> Citation | None:
-    match = _REF_LINK.search(item.ref_markdown)
-    return Citation(match.group(1), match.group(2)) if match else None
+    link = item.ref_link
+    return Citation(*link) if link else None
 
 
 class RetrieverStage:

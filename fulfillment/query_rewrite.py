@@ -31,10 +31,10 @@ from typing import Any
 
 from fulfillment.memory import ChatMessage
 from knowledge.followups import needs_context
+from knowledge.items import QID_PREFIX
 from knowledge.settings import Settings
 
 MAX_QUERY_CHARS = 1000
-QID_PREFIX = "QID::"
 
 _PREAMBLE = re.compile(
     r"^\s*(?:sure[,!.]?\s*)?(?:here(?:'s| is)\s+(?:the|a|your)\s+)?(?:re-?written|rewritten|"

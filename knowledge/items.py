@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,6 +27,9 @@ from knowledge.validation import FieldProblem, validate_item_json
 ItemKind = Literal["qna", "text", "quiz", "slottype"]
 #: Kinds of items a search may find.
 SEARCHABLE_KINDS = frozenset({"qna", "text"})
+#: A question ``QID::<qid>`` asks for that item by its qid (QnABot's direct lookup).
+QID_PREFIX = "QID::"
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 
 #: QnABot marks the items that answer unmatched questions and errors by a special question.
 DEFAULT_NO_HITS_QUESTION = "no_hits"
@@ -117,6 +121,12 @@ class Item:
     def ref_markdown(self) -> str:
         """A text passage's source-link markdown (``refMarkdown``)."""
         return self.data.get("refMarkdown", "") or ""
+
+    @property
+    def ref_link(self) -> tuple[str, str] | None:
+        """The (title, URL) of the first markdown link in ``refMarkdown``, if it has one."""
+        match = _LINK.search(self.ref_markdown)
+        return (match.group(1), match.group(2)) if match else None
 
     @property
     def topic(self) -> str:

@@ -27,19 +27,16 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from knowledge.items import QID_PREFIX
 from knowledge.matching import Hit, MatchParams, normalized
 from knowledge.sentences import split_sentences
 
 #: Amazon Lex V2 limits: a button's value (what it sends) and text (what it shows).
 MAX_VALUE_CHARS = 50
 MAX_LABEL_CHARS = 50
-QID_PREFIX = "QID::"
-
-_LINK_TEXT = re.compile(r"\[([^\]]+)\]\(")
 
 
 @dataclass(frozen=True)
@@ -60,9 +57,8 @@ def _clip(text: str, limit: int = MAX_LABEL_CHARS) -> str:
 def _passage_label(hit: Hit) -> str:
     """A passage's name: its ``refMarkdown`` link text, its card title, or its first sentence."""
     item = hit.item
-    link = _LINK_TEXT.search(item.ref_markdown or "")
-    if link:
-        return link.group(1)
+    if item.ref_link:
+        return item.ref_link[0]
     if item.card is not None and item.card.title:
         return item.card.title
     sentences = split_sentences(item.passage)
